@@ -1,0 +1,5 @@
+"""Allow `python -m batchdigits`."""
+
+from batchdigits.cli import main
+
+main()

@@ -1,0 +1,210 @@
+"""The command line: parse options, call one core function, turn errors into one line and an exit code.
+
+Core modules are imported inside the commands so that `--help` and `--version` stay instant.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from batchdigits import __version__
+from batchdigits.errors import BatchDigitsError, ExitCode
+
+app = typer.Typer(
+    name="batchdigits",
+    help="Read the handwritten digit in every image of a folder and write an HTML report.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+DEFAULT_OUT = Path("batchdigits-report")
+DEFAULT_EVALUATION_OUT = Path("batchdigits-evaluation")
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    """Print one line on stderr and return the Exit to raise."""
+    typer.echo(f"batchdigits: {message}", err=True)
+    return typer.Exit(code=int(code))
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"batchdigits {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Read the handwritten digit in every image of a folder and write an HTML report."""
+
+
+def _run_core(action):
+    """Call a core function; its known errors become one line on stderr and their exit code."""
+    try:
+        return action()
+    except BatchDigitsError as exc:
+        raise fail(str(exc), exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise fail("interrupted", 130) from None
+    except Exception as exc:
+        if os.environ.get("BATCHDIGITS_DEBUG"):
+            raise
+        raise fail(
+            f"internal error: {type(exc).__name__}: {exc} (set BATCHDIGITS_DEBUG=1 to see where)",
+            ExitCode.FATAL,
+        ) from None
+
+
+@app.command()
+def scan(
+    input_dir: Annotated[Path, typer.Argument(help="Folder of images; subfolders are read too.", show_default=False)],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Report folder (report.html, results.csv, results.json).")] = DEFAULT_OUT,
+    model: Annotated[Optional[Path], typer.Option("--model", help="Model file to use instead of the bundled one.")] = None,
+    min_age: Annotated[float, typer.Option("--min-age", min=0, help="Leave files younger than this many seconds for a later run.")] = 0.0,
+    review_below: Annotated[Optional[float], typer.Option("--review-below", min=0.0, max=1.0, help="Flag results whose confidence is below this (0..1) for review.  [default: 0.8]")] = None,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes.  [default: one per core]")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Decode every file again, even if unchanged.")] = False,
+    no_recursive: Annotated[bool, typer.Option("--no-recursive", help="Read only the folder itself, not its subfolders.")] = False,
+    open_report: Annotated[bool, typer.Option("--open", help="Open the report in the web browser when done.")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing unless something is wrong (for cron).")] = False,
+) -> None:
+    """Read every image in INPUT_DIR and write the report; the last line printed is the report's URI."""
+    from batchdigits.resources import bundled_model_path
+    from batchdigits.runner import default_jobs
+    from batchdigits.scan import DEFAULT_REVIEW_BELOW, ScanOptions
+    from batchdigits.scan import scan as run_scan
+
+    options = ScanOptions(
+        input_dir=input_dir,
+        out_dir=out,
+        model_path=model if model is not None else bundled_model_path(),
+        min_age=min_age,
+        review_below=DEFAULT_REVIEW_BELOW if review_below is None else review_below,
+        jobs=jobs or default_jobs(),
+        recursive=not no_recursive,
+    )
+    del full  # every run decodes every file until the ledger of processed files arrives
+    progress = _Progress(enabled=not quiet and sys.stderr.isatty())
+    with progress:
+        outcome = _run_core(lambda: run_scan(options, on_start=progress.start, progress=progress.advance))
+    summary = outcome.summary
+    if outcome.run.failed:
+        typer.echo(f"batchdigits: {outcome.run.failed} file(s) could not be read; see the report", err=True)
+    if not quiet:
+        typer.echo(
+            f"{summary.files} files: {summary.recognized} recognized ({summary.review} to review), "
+            f"{summary.no_digit} without a digit, {summary.failed} failed"
+            + (f"; {outcome.run.pending} left for a later run" if outcome.run.pending else "")
+        )
+        typer.echo(outcome.report_path.resolve().as_uri())
+    if open_report:
+        import webbrowser
+
+        webbrowser.open(outcome.report_path.resolve().as_uri())
+    raise typer.Exit(code=int(outcome.exit_code))
+
+
+@app.command()
+def train(
+    out: Annotated[Optional[Path], typer.Option("-o", "--out", help="Model file to write (its card goes beside it as .json).  [default: the bundled model]")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for augmentation and the classifier.")] = 0,
+    extra: Annotated[Optional[list[Path]], typer.Option("--extra", help="A labelled folder (subfolders 0..9) to train on as well; repeatable.")] = None,
+    mnist: Annotated[Optional[Path], typer.Option("--mnist", help="A folder with MNIST's IDX training files (gzipped or not).")] = None,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes.  [default: one per core]")] = None,
+) -> None:
+    """Build the model from load_digits (and any extra data), reproducibly for a seed."""
+    from batchdigits.resources import bundled_model_path
+    from batchdigits.runner import default_jobs
+    from batchdigits.trainer import train_model
+
+    target = out if out is not None else bundled_model_path()
+    for folder in [*(extra or []), *([mnist] if mnist else [])]:
+        if not folder.is_dir():
+            raise fail(f"not a folder: {folder}", ExitCode.USAGE)
+    card = _run_core(
+        lambda: train_model(
+            target, seed=seed, extra=list(extra or []), mnist=mnist, jobs=jobs or default_jobs(),
+            report=lambda message: typer.echo(message, err=True),
+        )
+    )
+    typer.echo(f"load_digits split accuracy: {card.metrics['load_digits_split_accuracy']:.4f}")
+    typer.echo(f"model written: {target} (sha256 {card.sha256[:12]}, card {target.with_suffix('.json')})")
+
+
+@app.command()
+def evaluate(
+    labelled_dir: Annotated[Optional[Path], typer.Argument(help="Folder with subfolders 0..9 of images.  [default: load_digits' writer-disjoint split]", show_default=False)] = None,
+    model: Annotated[Optional[Path], typer.Option("--model", help="Model file to evaluate instead of the bundled one.")] = None,
+    out: Annotated[Path, typer.Option("-o", "--out", help="Folder for evaluation.html and evaluation.json.")] = DEFAULT_EVALUATION_OUT,
+    review_below: Annotated[Optional[float], typer.Option("--review-below", min=0.0, max=1.0, help="Review threshold used for the unflagged error rate.  [default: 0.8]")] = None,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes.  [default: one per core]")] = None,
+) -> None:
+    """Measure accuracy, per-digit precision/recall/F1 and the confusion matrix."""
+    from batchdigits.evaluate import evaluate_folder, evaluate_split, format_text, write_evaluation
+    from batchdigits.resources import bundled_model_path
+    from batchdigits.runner import default_jobs
+    from batchdigits.scan import DEFAULT_REVIEW_BELOW
+
+    threshold = DEFAULT_REVIEW_BELOW if review_below is None else review_below
+    workers = jobs or default_jobs()
+    model_path = model if model is not None else bundled_model_path()
+
+    def run():
+        if labelled_dir is None:
+            evaluation = evaluate_split(review_below=threshold, jobs=workers)
+        else:
+            evaluation = evaluate_folder(labelled_dir, model_path, review_below=threshold, jobs=workers)
+        return evaluation, write_evaluation(evaluation, out)
+
+    evaluation, html_path = _run_core(run)
+    typer.echo(format_text(evaluation))
+    typer.echo(html_path.resolve().as_uri())
+
+
+class _Progress:
+    """A rich progress bar on stderr while files are read, only when a person is watching."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar = None
+        self._task = None
+
+    def __enter__(self) -> "_Progress":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def start(self, total: int) -> None:
+        """Show the bar for `total` files."""
+        if not self.enabled:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.console import Console
+
+        self._bar = Progress(TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                             console=Console(stderr=True), transient=True)
+        self._task = self._bar.add_task("scan", total=total)
+        self._bar.start()
+
+    def advance(self, done: int) -> None:
+        """Move the bar to `done` files."""
+        if self._bar is not None:
+            self._bar.update(self._task, completed=done)
+
+
+def main() -> None:
+    """Entry point for `python -m batchdigits`."""
+    app(prog_name="batchdigits")

@@ -1,0 +1,135 @@
+"""Safe decoding of an image file into an RGB float array, plus a small thumbnail."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from batchdigits.errors import DecodeError
+
+# Only decoders we trust and need; Pillow will not even try the others (EPS, PSD, ...).
+ALLOWED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP")
+# A cap far above any scan (an A4 page at 600 dpi is ~35 Mpx) but far below a bomb.
+MAX_PIXELS = 64_000_000
+# Work is done at this long side at most: enough for thin strokes, cheap for 3000 px scans.
+WORKING_SIDE = 512
+THUMBNAIL_SIDE = 96
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """A decoded picture: `rgb` is (H, W, 3) float32 in [0, 1]; `thumbnail_png` is PNG bytes."""
+
+    rgb: np.ndarray
+    thumbnail_png: bytes
+    original_size: tuple[int, int]
+
+
+def decode_image(source: Path | bytes) -> DecodedImage:
+    """Decode a file (or bytes) safely: first frame, upright, transparency on white, 16-bit scaled."""
+    stream = io.BytesIO(source) if isinstance(source, bytes) else source
+    # Warning filters are per process and do not reach joblib workers, so set them on every call.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(stream, formats=ALLOWED_FORMATS) as image:
+                original_size = image.size
+                if image.width * image.height > MAX_PIXELS:
+                    raise DecodeError(
+                        f"too large: {image.width}x{image.height} pixels (limit {MAX_PIXELS:,})"
+                    )
+                image.seek(0)
+                if image.format == "JPEG":
+                    # Let libjpeg decode at a reduced scale instead of decoding and shrinking.
+                    image.draft("RGB", (WORKING_SIDE, WORKING_SIDE))
+                image.load()
+                upright = ImageOps.exif_transpose(image)
+                rgb = _to_rgb_float(_shrink(upright))
+        except DecodeError:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise DecodeError("too large: the image declares more pixels than allowed") from None
+        except UnidentifiedImageError:
+            raise DecodeError("not an image in a supported format (PNG, JPEG, BMP, GIF, TIFF, WebP)") from None
+        except FileNotFoundError:
+            raise
+        except PermissionError:
+            raise
+        except (OSError, ValueError, SyntaxError, EOFError, MemoryError, TypeError, IndexError) as exc:
+            raise DecodeError(f"corrupt or truncated image ({_short(exc)})") from None
+    return DecodedImage(rgb=rgb, thumbnail_png=_thumbnail(rgb), original_size=original_size)
+
+
+def _short(exc: BaseException) -> str:
+    """One short line describing an exception from a decoder."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:120]
+
+
+def _shrink(image: Image.Image) -> Image.Image:
+    """Reduce by an integer factor (box average) so the long side is at most WORKING_SIDE."""
+    factor = -(-max(image.size) // WORKING_SIDE)
+    if factor <= 1:
+        return image
+    if image.mode not in ("L", "LA", "RGB", "RGBA", "I", "F", "I;16", "I;16B", "I;16L"):
+        image = image.convert("RGBA")
+    elif image.mode.startswith("I;16"):
+        image = image.convert("I")
+    return image.reduce(factor)
+
+
+def _to_rgb_float(image: Image.Image) -> np.ndarray:
+    """Any Pillow mode to (H, W, 3) float32 in [0, 1]; alpha composited onto white."""
+    mode = image.mode
+    if mode in ("I", "F") or mode.startswith("I;16"):
+        values = np.asarray(image, dtype=np.float64)
+        gray = values / _full_scale(mode, values)
+        return np.repeat(np.clip(gray, 0.0, 1.0)[:, :, None], 3, axis=2).astype(np.float32)
+    if mode == "1":
+        image = image.convert("L")
+    has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
+        mode in ("P", "L", "RGB") and "transparency" in image.info
+    )
+    if has_alpha:
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
+        return _composite(rgba)
+    return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+
+
+def _full_scale(mode: str, values: np.ndarray) -> float:
+    """The value that means white for a high-bit-depth mode (scale, never clip, 16-bit scans)."""
+    if mode.startswith("I;16"):
+        return 65535.0
+    peak = float(values.max()) if values.size else 1.0
+    if mode == "F":
+        return max(peak, 1.0)
+    if peak <= 255:
+        return 255.0
+    if peak <= 65535:
+        return 65535.0
+    return max(peak, 1.0)
+
+
+def _composite(rgba: np.ndarray) -> np.ndarray:
+    """Composite (H, W, 4) RGBA in [0, 1] onto white, or onto black if that is what shows the ink."""
+    alpha = rgba[:, :, 3:4]
+    on_white = rgba[:, :, :3] * alpha + (1.0 - alpha)
+    on_black = rgba[:, :, :3] * alpha
+    # White ink on a clear background vanishes on white; keep whichever shows more contrast.
+    if np.ptp(on_black) > np.ptp(on_white) + 0.25:
+        return on_black.astype(np.float32)
+    return on_white.astype(np.float32)
+
+
+def _thumbnail(rgb: np.ndarray) -> bytes:
+    """A small PNG (long side THUMBNAIL_SIDE at most, aspect kept) re-encoded from decoded pixels."""
+    image = Image.fromarray((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8), "RGB")
+    image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BOX)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()

@@ -1,0 +1,162 @@
+"""Measuring a model: accuracy, per-digit precision/recall/F1, confusion matrix, calibration."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from batchdigits import __version__
+from batchdigits.atomic import write_atomically
+from batchdigits.errors import OutputFolderError
+
+NONE_COLUMN = 10  # confusion-matrix column for images with no digit found or that failed
+CALIBRATION_BINS = 10
+
+
+@dataclass
+class Evaluation:
+    """Measured quality on one labelled set. `confusion[i][j]`: truth i predicted j (j = 10: none)."""
+
+    source: str
+    model: str
+    images: int
+    accuracy: float
+    per_digit: list[dict]
+    confusion: list[list[int]]
+    no_prediction: int
+    review_below: float
+    flagged: int
+    error_rate_unflagged: float | None
+    expected_calibration_error: float | None
+    reliability: list[dict]
+    tool_version: str = __version__
+
+
+def measure(truth: np.ndarray, predicted: np.ndarray, confidence: np.ndarray, *, source: str, model: str,
+            review_below: float) -> Evaluation:
+    """Metrics for (N,) true digits, (N,) predicted digits (-1 = none) and (N,) confidences in [0, 1]."""
+    truth = np.asarray(truth, dtype=int)
+    predicted = np.asarray(predicted, dtype=int)
+    confidence = np.asarray(confidence, dtype=np.float64)
+    columns = np.where(predicted < 0, NONE_COLUMN, predicted)
+    confusion = np.zeros((10, 11), dtype=int)
+    np.add.at(confusion, (truth, columns), 1)
+    per_digit = []
+    for digit in range(10):
+        true_positive = confusion[digit, digit]
+        predicted_as = confusion[:, digit].sum()
+        actual = confusion[digit].sum()
+        precision = true_positive / predicted_as if predicted_as else 0.0
+        recall = true_positive / actual if actual else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_digit.append({"digit": digit, "precision": round(float(precision), 4), "recall": round(float(recall), 4),
+                          "f1": round(float(f1), 4), "support": int(actual)})
+    answered = predicted >= 0
+    correct = predicted == truth
+    unflagged = answered & (confidence >= review_below)
+    ece, reliability = calibration(confidence[answered], correct[answered])
+    return Evaluation(
+        source=source,
+        model=model,
+        images=int(len(truth)),
+        accuracy=round(float(correct.mean()), 4) if len(truth) else 0.0,
+        per_digit=per_digit,
+        confusion=confusion.tolist(),
+        no_prediction=int((~answered).sum()),
+        review_below=review_below,
+        flagged=int((answered & ~unflagged).sum()),
+        error_rate_unflagged=round(float(1 - correct[unflagged].mean()), 4) if unflagged.any() else None,
+        expected_calibration_error=ece,
+        reliability=reliability,
+    )
+
+
+def calibration(confidence: np.ndarray, correct: np.ndarray) -> tuple[float | None, list[dict]]:
+    """Expected calibration error over equal-width bins, and the per-bin reliability table."""
+    if len(confidence) == 0:
+        return None, []
+    edges = np.linspace(0.0, 1.0, CALIBRATION_BINS + 1)
+    bins = np.clip(np.digitize(confidence, edges[1:-1]), 0, CALIBRATION_BINS - 1)
+    table, gap = [], 0.0
+    for index in range(CALIBRATION_BINS):
+        members = bins == index
+        if not members.any():
+            continue
+        mean_confidence = float(confidence[members].mean())
+        accuracy = float(correct[members].mean())
+        gap += members.sum() / len(confidence) * abs(mean_confidence - accuracy)
+        table.append({"from": round(float(edges[index]), 2), "to": round(float(edges[index + 1]), 2),
+                      "count": int(members.sum()), "confidence": round(mean_confidence, 4),
+                      "accuracy": round(accuracy, 4)})
+    return round(float(gap), 4), table
+
+
+def evaluate_split(*, review_below: float, jobs: int) -> Evaluation:
+    """The training recipe on load_digits' writer-disjoint split (first half trains, second tests)."""
+    from batchdigits.trainer import DEFAULT_COPIES, DEFAULT_SEED, split_accuracy
+
+    truth, predicted, probabilities = split_accuracy(seed=DEFAULT_SEED, copies=DEFAULT_COPIES, jobs=jobs)
+    return measure(truth, predicted, probabilities.max(axis=1),
+                   source="load_digits writer-disjoint split (second half)",
+                   model="the default recipe, trained on the first half", review_below=review_below)
+
+
+def evaluate_folder(folder: Path, model_path: Path, *, review_below: float, jobs: int) -> Evaluation:
+    """A model on a labelled folder (subfolders 0..9), each image through the real scan path."""
+    from batchdigits.datasets import labelled_files
+    from batchdigits.model import load_model
+    from batchdigits.runner import glyphs_for_files
+
+    model = load_model(model_path)
+    files = labelled_files(folder)
+    processed = glyphs_for_files([item.absolute for item in files], jobs=jobs)
+    truth = np.array([item.label for item in files], dtype=int)
+    predicted = np.full(len(files), -1, dtype=int)
+    confidence = np.zeros(len(files))
+    usable = [index for index, item in enumerate(processed) if item.features is not None]
+    if usable:
+        probabilities = model.probabilities(np.array([processed[i].features for i in usable]))
+        predicted[usable] = probabilities.argmax(axis=1)
+        confidence[usable] = probabilities.max(axis=1)
+    return measure(truth, predicted, confidence, source=str(folder), model=f"{model.card.name} ({model.card.sha256[:12]})",
+                   review_below=review_below)
+
+
+def format_text(evaluation: Evaluation) -> str:
+    """A plain-text summary for the terminal."""
+    lines = [
+        f"{evaluation.source}: {evaluation.images} images, model {evaluation.model}",
+        f"accuracy {evaluation.accuracy:.4f}; no digit or failed: {evaluation.no_prediction}",
+    ]
+    if evaluation.expected_calibration_error is not None:
+        lines.append(f"expected calibration error {evaluation.expected_calibration_error:.4f}")
+    if evaluation.error_rate_unflagged is not None:
+        lines.append(
+            f"flagged for review (confidence < {evaluation.review_below:.2f}): {evaluation.flagged}; "
+            f"error rate among the rest {evaluation.error_rate_unflagged:.4f}"
+        )
+    lines.append("digit  precision  recall  f1      support")
+    for row in evaluation.per_digit:
+        lines.append(f"{row['digit']:>5}  {row['precision']:9.4f}  {row['recall']:6.4f}  {row['f1']:6.4f}  {row['support']:>7}")
+    lines.append("confusion (rows: true digit; columns: predicted 0-9, then none)")
+    lines.append("      " + " ".join(f"{c:>4}" for c in [*map(str, range(10)), "none"]))
+    for digit, row in enumerate(evaluation.confusion):
+        lines.append(f"{digit:>5} " + " ".join(f"{v:>4}" for v in row))
+    return "\n".join(lines)
+
+
+def write_evaluation(evaluation: Evaluation, out_dir: Path) -> Path:
+    """Write evaluation.json and evaluation.html into `out_dir`; returns the HTML's path."""
+    from batchdigits.report import render
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_atomically(out_dir / "evaluation.json", (json.dumps(asdict(evaluation), indent=1) + "\n").encode("utf-8"))
+        html = render("evaluation.html", evaluation=evaluation, digits=list(range(10)))
+        write_atomically(out_dir / "evaluation.html", html.encode("utf-8"))
+    except OSError as exc:
+        raise OutputFolderError(f"cannot write the evaluation in {out_dir}: {exc.strerror}") from None
+    return out_dir / "evaluation.html"

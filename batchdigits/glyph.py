@@ -1,0 +1,232 @@
+"""The canonical glyph: any picture of a digit to load_digits' 8x8 format (64 values, 0..16, ink high).
+
+One function serves both training and scanning, because the model is only as good as the
+agreement between what it was trained on and what it is shown. The steps, in order:
+ink map (polarity and paper colour from the border, uneven light removed), ink/paper threshold,
+specks and ruled lines dropped, crop, skeleton (stroke width forgotten), slant removed,
+redrawn with one fixed pen into a 32x32 bitmap fitted with its aspect kept, counted in 4x4 blocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+from skimage.filters import threshold_otsu
+from skimage.morphology import skeletonize
+from skimage.transform import resize
+
+BITMAP_SIDE = 32  # load_digits' bitmaps were 32x32 before the 4x4 block counts
+BLOCK = 4
+SUPERSAMPLE = 4  # the pen is drawn on a 4x finer canvas, then sampled to 32x32
+PEN_RADIUS = 2.0  # in 32x32 pixels: a thick, even pen like the forms behind load_digits
+SKELETON_SIDE = 96  # the cropped digit is skeletonised at about this long side
+
+MIN_CONTRAST = 0.12  # ink must differ from the paper by this much (0..1) to count
+MAX_INK_FRACTION = 0.6  # more "ink" than this is a dark page, not a digit on paper
+MIN_SMOOTHNESS = 0.1  # strokes are smooth; noise has almost no correlation between neighbours
+MIN_DIGIT_FRACTION = 0.04  # a digit smaller than this part of the image's short side is a speck
+
+
+@dataclass(frozen=True)
+class Glyph:
+    """The outcome for one picture: `features` (64,) float64 in [0, 16] or None with a reason.
+
+    `bitmap` is the (32, 32) bool pen drawing the features were counted from (None with no digit).
+    """
+
+    features: np.ndarray | None
+    bitmap: np.ndarray | None
+    reason: str | None = None
+
+
+def ink_map(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) or (H, W) float in [0, 1] -> (H, W) float64 in [0, 1]: how far each pixel is from paper.
+
+    The paper colour is the median of the border, so dark ink on white, white ink on black and
+    blue ink on yellow paper all come out ink high. Slow changes of light (a shadow across a
+    photo) are removed by subtracting a grey opening much wider than any stroke.
+    """
+    image = np.asarray(rgb, dtype=np.float64)
+    if image.ndim == 2:
+        image = image[:, :, None]
+    border = np.concatenate(
+        [image[0], image[-1], image[:, 0], image[:, -1]], axis=0
+    )
+    paper = np.median(border, axis=0)
+    distance = np.sqrt(((image - paper) ** 2).mean(axis=2))
+    short_side = min(distance.shape)
+    if short_side >= 24:
+        window = max(3, short_side // 3)
+        distance = distance - ndimage.grey_opening(distance, size=(window, window))
+    return np.clip(distance, 0.0, 1.0)
+
+
+def digit_mask(ink: np.ndarray) -> tuple[np.ndarray | None, str | None]:
+    """(H, W) ink map in [0, 1] -> (H, W) bool mask of the digit's ink, or (None, reason)."""
+    if ink.size == 0 or min(ink.shape) < 4:
+        return None, "the image is too small to hold a digit"
+    peak = float(np.percentile(ink, 99.9))
+    if peak < MIN_CONTRAST:
+        return None, "no ink found: the image is blank or uniform"
+    # Independent noise correlates by chance about 1/sqrt(pixels); demand four times that.
+    if neighbour_correlation(ink) < max(MIN_SMOOTHNESS, 4.0 / np.sqrt(ink.size)):
+        return None, "no digit found: the image looks like noise"
+    level = max(_otsu(ink), MIN_CONTRAST, 0.25 * peak)
+    mask = ink > level
+    if mask.mean() > MAX_INK_FRACTION:
+        return None, "no distinct digit: the image is mostly ink"
+    mask = _drop_clutter(mask)
+    if mask is None:
+        return None, "no digit found: only specks or lines"
+    rows, cols = np.nonzero(mask)
+    extent = max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1)
+    if extent < max(3, MIN_DIGIT_FRACTION * min(ink.shape)):
+        return None, "no digit found: only specks"
+    return mask, None
+
+
+def neighbour_correlation(ink: np.ndarray) -> float:
+    """(H, W) ink map -> in [-1, 1]: the best correlation of the map with itself moved one pixel.
+
+    Any pen stroke continues in some direction, so a drawing scores high (a 1-pixel line ~0.5
+    or more); independent noise scores near 0 whatever its strength.
+    """
+    best = -1.0
+    for shifted, base in (
+        (ink[1:, :], ink[:-1, :]),
+        (ink[:, 1:], ink[:, :-1]),
+        (ink[1:, 1:], ink[:-1, :-1]),
+        (ink[1:, :-1], ink[:-1, 1:]),
+    ):
+        a = shifted - shifted.mean()
+        b = base - base.mean()
+        denominator = np.sqrt((a * a).sum() * (b * b).sum())
+        if denominator > 0:
+            best = max(best, float((a * b).sum() / denominator))
+    return best
+
+
+def _otsu(ink: np.ndarray) -> float:
+    """Otsu's level for an ink map; 0 for a one-valued map."""
+    if np.ptp(ink) <= 0:
+        return 0.0
+    return float(threshold_otsu(ink))
+
+
+def _drop_clutter(mask: np.ndarray) -> np.ndarray | None:
+    """Keep the digit's components: drop specks, and ruled lines or frames when a digit remains."""
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    if count == 0:
+        return None
+    areas = np.bincount(labels.ravel())[1:]
+    height, width = mask.shape
+    boxes = ndimage.find_objects(labels)
+    keep = np.zeros(count + 1, dtype=bool)
+    is_line = np.zeros(count, dtype=bool)
+    for index, box in enumerate(boxes):
+        box_height = box[0].stop - box[0].start
+        box_width = box[1].stop - box[1].start
+        ruled_line = box_width >= 0.8 * width and box_height <= 0.12 * height
+        frame = box_width >= 0.9 * width and box_height >= 0.9 * height and (
+            areas[index] < 0.5 * box_width * box_height
+        ) and _hugs_border(labels[box] == index + 1)
+        is_line[index] = ruled_line or frame
+    candidates = areas * ~is_line
+    if candidates.max() == 0:
+        candidates = areas  # nothing but lines: let the size rule decide
+    largest = candidates.max()
+    min_area = max(2.0, 0.1 * largest)
+    keep[1:] = candidates >= min_area
+    kept = keep[labels]
+    return kept if kept.any() else None
+
+
+def _hugs_border(component: np.ndarray) -> bool:
+    """True when most of a component's ink lies in the outer tenth of its box (a frame, not a 0)."""
+    height, width = component.shape
+    band_y, band_x = max(1, height // 10), max(1, width // 10)
+    inner = component[band_y : height - band_y, band_x : width - band_x]
+    return inner.sum() < 0.1 * component.sum()
+
+
+def skeleton_points(mask: np.ndarray) -> np.ndarray:
+    """(H, W) bool digit mask -> (N, 2) float64 (row, col) points of its centre line, N >= 1.
+
+    The crop is brought to about SKELETON_SIDE pixels first: shrinking uses block maximum so
+    thin strokes survive, enlarging smooths the edges so the skeleton has no staircase spurs.
+    """
+    rows, cols = np.nonzero(mask)
+    crop = mask[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    long_side = max(crop.shape)
+    if long_side > SKELETON_SIDE:
+        factor = -(-long_side // SKELETON_SIDE)
+        pad = [(0, (-n) % factor) for n in crop.shape]
+        padded = np.pad(crop, pad)
+        crop = padded.reshape(
+            padded.shape[0] // factor, factor, padded.shape[1] // factor, factor
+        ).any(axis=(1, 3))
+    elif long_side < SKELETON_SIDE // 2:
+        scale = SKELETON_SIDE / long_side
+        shape = (max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale)))
+        crop = resize(crop.astype(np.float64), shape, order=1, mode="edge", anti_aliasing=False) >= 0.5
+    skeleton = skeletonize(np.pad(crop, 1))
+    points = np.argwhere(skeleton).astype(np.float64)
+    if len(points) == 0:
+        points = np.argwhere(np.pad(crop, 1)).astype(np.float64)
+    return points
+
+
+def deslant(points: np.ndarray) -> np.ndarray:
+    """(N, 2) (row, col) points -> the same points sheared so the digit's main axis is upright."""
+    if len(points) < 3:
+        return points
+    centred = points - points.mean(axis=0)
+    row_var = float((centred[:, 0] ** 2).mean())
+    if row_var <= 1e-9:
+        return points
+    slant = float((centred[:, 0] * centred[:, 1]).mean()) / row_var
+    slant = float(np.clip(slant, -1.0, 1.0))
+    upright = points.copy()
+    upright[:, 1] = points[:, 1] - slant * centred[:, 0]
+    return upright
+
+
+def draw_with_pen(points: np.ndarray) -> np.ndarray:
+    """(N, 2) (row, col) centre-line points -> (32, 32) bool bitmap drawn with a fixed round pen.
+
+    The points are scaled (aspect kept) so the longer side of their box fills the bitmap less
+    the pen's radius, and the box is centred. Neighbouring points land at most ~3.5 canvas
+    pixels apart (skeletons are at least SKELETON_SIDE/2 long), far less than the pen's width,
+    so strokes stay whole without drawing segments.
+    """
+    canvas_side = BITMAP_SIDE * SUPERSAMPLE
+    radius = PEN_RADIUS * SUPERSAMPLE
+    low = points.min(axis=0)
+    span = np.maximum(points.max(axis=0) - low, 1.0)
+    usable = canvas_side - 2 * radius - 1
+    scale = usable / float(span.max())
+    placed = (points - low) * scale
+    placed += (canvas_side - 1 - span * scale) / 2.0
+    centre_line = np.zeros((canvas_side, canvas_side), dtype=bool)
+    index = np.clip(np.rint(placed).astype(int), 0, canvas_side - 1)
+    centre_line[index[:, 0], index[:, 1]] = True
+    ink = ndimage.distance_transform_edt(~centre_line) <= radius
+    blocks = ink.reshape(BITMAP_SIDE, SUPERSAMPLE, BITMAP_SIDE, SUPERSAMPLE).mean(axis=(1, 3))
+    return blocks >= 0.5
+
+
+def block_counts(bitmap: np.ndarray) -> np.ndarray:
+    """(32, 32) bool bitmap -> (64,) float64 in [0, 16]: ink pixels per 4x4 block, row-major."""
+    counts = bitmap.reshape(8, BLOCK, 8, BLOCK).sum(axis=(1, 3))
+    return counts.astype(np.float64).ravel()
+
+
+def glyph_from_image(rgb: np.ndarray) -> Glyph:
+    """(H, W, 3) or (H, W) float picture in [0, 1] -> its canonical Glyph (features in load_digits' format)."""
+    mask, reason = digit_mask(ink_map(rgb))
+    if mask is None:
+        return Glyph(features=None, bitmap=None, reason=reason)
+    bitmap = draw_with_pen(deslant(skeleton_points(mask)))
+    return Glyph(features=block_counts(bitmap), bitmap=bitmap)

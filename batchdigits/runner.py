@@ -1,0 +1,125 @@
+"""The batch runner: files -> decoded pictures -> glyphs, in parallel worker processes, in order."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from batchdigits.decode import decode_image
+from batchdigits.errors import DecodeError
+from batchdigits.glyph import glyph_from_image
+
+MAX_FILE_BYTES = 256 * 1024 * 1024  # no digit image is this big; refuse before reading it
+FILES_PER_TASK = 16  # enough per task to hide process overhead, small enough to stream results
+INLINE_BELOW = 48  # fewer files than this: starting worker processes costs more than it saves
+
+
+@dataclass(frozen=True)
+class ProcessedFile:
+    """One file after decoding and the glyph.
+
+    `outcome` is "glyph" (features (64,) float64 in [0, 16] set), "no_digit", "failed" (reason
+    set; the file's content cannot become a digit), or "retry" (vanished or unreadable now:
+    nothing is recorded, a later run tries again).
+    """
+
+    outcome: str
+    features: np.ndarray | None = None
+    thumbnail_png: bytes | None = None
+    reason: str | None = None
+
+
+def read_regular_file(path: Path) -> bytes:
+    """The bytes of a regular file, without following a symlink or blocking on a FIFO or device."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise DecodeError("not a regular file")
+        if info.st_size > MAX_FILE_BYTES:
+            raise DecodeError(f"too large: {info.st_size:,} bytes")
+        chunks = []
+        while chunk := os.read(descriptor, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(descriptor)
+
+
+def process_file(path: Path) -> ProcessedFile:
+    """Decode one file and make its glyph; never raises (a bad file is a result, not a crash)."""
+    try:
+        data = read_regular_file(path)
+    except (FileNotFoundError, PermissionError):
+        return ProcessedFile("retry", reason="the file vanished or cannot be read now")
+    except DecodeError as exc:
+        return ProcessedFile("failed", reason=str(exc))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # replaced by a symlink after listing: never followed
+            return ProcessedFile("retry", reason="a symbolic link, not followed")
+        return ProcessedFile("retry", reason=f"cannot read the file now ({exc.strerror})")
+    if not data:
+        return ProcessedFile("failed", reason="empty file (0 bytes)")
+    try:
+        decoded = decode_image(data)
+    except DecodeError as exc:
+        return ProcessedFile("failed", reason=str(exc))
+    except Exception as exc:  # a decoder bug must not stop the run; report it on this file only
+        return ProcessedFile("failed", reason=f"cannot decode ({type(exc).__name__})")
+    try:
+        glyph = glyph_from_image(decoded.rgb)
+    except Exception as exc:
+        return ProcessedFile("failed", thumbnail_png=decoded.thumbnail_png,
+                             reason=f"cannot find the digit ({type(exc).__name__})")
+    if glyph.features is None:
+        return ProcessedFile("no_digit", thumbnail_png=decoded.thumbnail_png, reason=glyph.reason)
+    return ProcessedFile("glyph", features=glyph.features, thumbnail_png=decoded.thumbnail_png)
+
+
+def _process_many(paths: Sequence[Path]) -> list[ProcessedFile]:
+    """process_file over a list (one worker task)."""
+    return [process_file(path) for path in paths]
+
+
+def iter_processed(
+    paths: Sequence[Path], *, jobs: int
+) -> Iterator[tuple[int, ProcessedFile]]:
+    """Yield (index into `paths`, result) for every path, in order, using `jobs` processes."""
+    if jobs == 1 or len(paths) < INLINE_BELOW:
+        for index, path in enumerate(paths):
+            yield index, process_file(path)
+        return
+    from joblib import Parallel, delayed
+
+    starts = range(0, len(paths), FILES_PER_TASK)
+    results = Parallel(n_jobs=jobs, return_as="generator")(
+        delayed(_process_many)(paths[start : start + FILES_PER_TASK]) for start in starts
+    )
+    for start, batch in zip(starts, results):
+        for offset, processed in enumerate(batch):
+            yield start + offset, processed
+
+
+def glyphs_for_files(
+    paths: Sequence[Path], *, jobs: int, progress: Callable[[int], None] = lambda done: None
+) -> list[ProcessedFile]:
+    """process_file for every path, in order."""
+    results: list[ProcessedFile] = []
+    for _, processed in iter_processed(paths, jobs=jobs):
+        results.append(processed)
+        progress(len(results))
+    return results
+
+
+def default_jobs() -> int:
+    """Worker processes to use by default: one per available core."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)

@@ -1,0 +1,92 @@
+"""Training data: load_digits (plus a user's labelled images) redrawn through the canonical glyph."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+from skimage.transform import AffineTransform, resize, warp
+
+from batchdigits.glyph import glyph_from_image
+
+SOURCE_SIDE = 96  # each 8x8 digit is enlarged to a 96x96 picture before augmenting
+ASPECT_SPREAD = 0.4
+SOURCE_GAMMA = 2.0  # darkest cells are the pen's path; this keeps loops of thick digits open
+ROTATION = 15.0
+SHEAR = 0.3
+ELASTIC = 8.0
+ELASTIC_SMOOTHNESS = 8.0
+SOURCE_PAD = 2  # cells of blank paper added around the 8x8 digit, so it never touches the edge
+
+
+def picture_from_8x8(cells: np.ndarray) -> np.ndarray:
+    """(8, 8) load_digits cells in [0, 16] -> (96, 96) float64 picture in [0, 1], dark ink on white."""
+    ink = np.pad(np.asarray(cells, dtype=np.float64) / 16.0, SOURCE_PAD)
+    enlarged = resize(ink, (SOURCE_SIDE, SOURCE_SIDE), order=3, mode="constant", anti_aliasing=False)
+    return 1.0 - np.clip(enlarged, 0.0, 1.0) ** SOURCE_GAMMA
+
+
+def augment(picture: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(H, W) picture in [0, 1], dark ink on white -> a new drawing of it (same shape and range).
+
+    Rotation, shear, scale, elastic distortion and pen width change the way real writers do;
+    the glyph removes slant and stroke width again, so these teach what survives that.
+    """
+    ink = 1.0 - picture
+    height, width = ink.shape
+    centre = np.array([width / 2.0, height / 2.0])
+    transform = (
+        AffineTransform(translation=-centre)
+        + AffineTransform(
+            rotation=np.deg2rad(rng.uniform(-ROTATION, ROTATION)),
+            shear=rng.uniform(-SHEAR, SHEAR),
+            scale=(rng.uniform(1 - ASPECT_SPREAD, 1 + ASPECT_SPREAD), rng.uniform(1 - ASPECT_SPREAD, 1 + ASPECT_SPREAD)),
+        )
+        + AffineTransform(translation=centre)
+    )
+    ink = warp(ink, transform.inverse, order=1, mode="constant", cval=0.0)
+    ink = _elastic(ink, rng, strength=rng.uniform(0.0, ELASTIC), smoothness=ELASTIC_SMOOTHNESS)
+    pen = rng.integers(-1, 3)  # thinner, same, or thicker strokes
+    if pen > 0:
+        ink = ndimage.grey_dilation(ink, size=(2 * pen + 1, 2 * pen + 1))
+    elif pen < 0:
+        ink = ndimage.grey_erosion(ink, size=(3, 3))
+    return 1.0 - np.clip(ink, 0.0, 1.0)
+
+
+def _elastic(ink: np.ndarray, rng: np.random.Generator, strength: float, smoothness: float) -> np.ndarray:
+    """Displace (H, W) pixels by a smooth random field of about `strength` pixels."""
+    if strength <= 0:
+        return ink
+    shape = ink.shape
+    fields = []
+    for _ in range(2):
+        field = ndimage.gaussian_filter(rng.uniform(-1, 1, shape), smoothness, mode="constant")
+        peak = np.abs(field).max()
+        fields.append(field / peak * strength if peak > 0 else field)
+    rows, cols = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
+    return ndimage.map_coordinates(ink, [rows + fields[0], cols + fields[1]], order=1, mode="constant")
+
+
+def glyph_features(pictures: list[np.ndarray]) -> np.ndarray:
+    """Pictures (H, W) in [0, 1] -> (N, 64) float64 features in [0, 16]; a picture with no digit gives NaN."""
+    rows = []
+    for picture in pictures:
+        glyph = glyph_from_image(picture)
+        rows.append(glyph.features if glyph.features is not None else np.full(64, np.nan))
+    return np.array(rows).reshape(len(pictures), 64)
+
+
+def augmented_features(cells: np.ndarray, copies: int, seed: int, first_index: int = 0) -> np.ndarray:
+    """(N, 8, 8) load_digits cells -> (N * (1 + copies), 64) glyph features: originals, then copies.
+
+    Row i * (1 + copies) + k is copy k of digit i (k = 0 is the plain redraw); each digit has its
+    own random stream derived from `seed` and its index in the whole set (`first_index` + i), so
+    any chunking gives the same result.
+    """
+    rows = []
+    for index, digit in enumerate(cells):
+        rng = np.random.default_rng([seed, first_index + index])
+        source = picture_from_8x8(digit)
+        variants = [source] + [augment(source, rng) for _ in range(copies)]
+        rows.append(glyph_features(variants))
+    return np.vstack(rows) if rows else np.empty((0, 64))

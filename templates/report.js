@@ -1,0 +1,98 @@
+"use strict";
+// Filters and sorting for the server-rendered table; the page works fully without this script.
+(function () {
+  const table = document.getElementById("results");
+  const body = table.tBodies[0];
+  const rows = Array.from(body.rows);
+  const statusInputs = Array.from(document.querySelectorAll('input[name="status"]'));
+  const digitSelect = document.getElementById("digit-filter");
+  const nameInput = document.getElementById("name-filter");
+  const sortSelect = document.getElementById("sort");
+  const shown = document.getElementById("shown");
+  const empty = document.getElementById("empty");
+
+  function readState() {
+    const params = new URLSearchParams(location.hash.slice(1));
+    return {
+      status: params.get("status") || "all",
+      digit: params.get("digit") || "",
+      q: params.get("q") || "",
+      sort: params.get("sort") || "name",
+    };
+  }
+
+  function writeState(state) {
+    const params = new URLSearchParams();
+    if (state.status !== "all") params.set("status", state.status);
+    if (state.digit) params.set("digit", state.digit);
+    if (state.q) params.set("q", state.q);
+    if (state.sort !== "name") params.set("sort", state.sort);
+    const hash = params.toString();
+    history.replaceState(null, "", hash ? "#" + hash : location.pathname + location.search);
+  }
+
+  function currentState() {
+    const checked = statusInputs.find((input) => input.checked);
+    return { status: checked ? checked.value : "all", digit: digitSelect.value, q: nameInput.value.trim().toLowerCase(), sort: sortSelect.value };
+  }
+
+  function matches(row, state) {
+    const status = row.dataset.status;
+    if (state.status === "review" && row.dataset.review !== "yes") return false;
+    if (state.status !== "all" && state.status !== "review" && status !== state.status) return false;
+    if (state.digit !== "" && row.dataset.digit !== state.digit) return false;
+    if (state.q && !row.dataset.name.includes(state.q)) return false;
+    return true;
+  }
+
+  function compare(sort) {
+    if (sort === "name") return (a, b) => (a.dataset.sortName < b.dataset.sortName ? -1 : a.dataset.sortName > b.dataset.sortName ? 1 : 0);
+    const sign = sort === "confidence" ? 1 : -1;
+    return (a, b) => {
+      const ca = a.dataset.confidence === "" ? Infinity : Number(a.dataset.confidence);
+      const cb = b.dataset.confidence === "" ? Infinity : Number(b.dataset.confidence);
+      if (ca === cb) return 0;
+      if (ca === Infinity) return 1;
+      if (cb === Infinity) return -1;
+      return sign * (ca - cb);
+    };
+  }
+
+  function apply(state) {
+    let visible = 0;
+    for (const row of rows) {
+      const show = matches(row, state);
+      row.hidden = !show;
+      if (show) visible += 1;
+    }
+    const ordered = rows.slice().sort(compare(state.sort));
+    const fragment = document.createDocumentFragment();
+    for (const row of ordered) fragment.appendChild(row);
+    body.appendChild(fragment);
+    shown.textContent = "Showing " + visible + " of " + rows.length;
+    empty.hidden = visible !== 0 || rows.length === 0;
+  }
+
+  function setControls(state) {
+    for (const input of statusInputs) input.checked = input.value === state.status;
+    digitSelect.value = state.digit;
+    nameInput.value = state.q;
+    sortSelect.value = state.sort;
+  }
+
+  let timer = null;
+  function update() {
+    const state = currentState();
+    writeState(state);
+    apply(state);
+  }
+  for (const input of statusInputs) input.addEventListener("change", update);
+  digitSelect.addEventListener("change", update);
+  sortSelect.addEventListener("change", update);
+  nameInput.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(update, 150); });
+  window.addEventListener("hashchange", () => { const state = readState(); setControls(state); apply(state); });
+
+  const initial = readState();
+  setControls(initial);
+  apply(initial);
+})();

@@ -1,0 +1,139 @@
+"""Safe decoding: the same picture gives the same glyph in every encoding; bad files get a reason."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from batchdigits.decode import decode_image
+from batchdigits.errors import DecodeError
+from batchdigits.glyph import glyph_from_image
+from drawing import digit_image
+
+
+def encoded(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def features_of(data: bytes) -> np.ndarray:
+    return glyph_from_image(decode_image(data).rgb).features
+
+
+PLAIN = digit_image(5, width=9)
+
+
+def _rgba(background: tuple[int, int, int, int]) -> Image.Image:
+    return digit_image(5, width=9, mode="RGBA", paper=background, ink=(20, 20, 20, 255))
+
+
+def _palette_with_transparent_paper() -> Image.Image:
+    image = PLAIN.convert("P", palette=Image.Palette.ADAPTIVE, colors=8)
+    white_index = image.getpixel((0, 0))
+    image.info["transparency"] = white_index
+    return image
+
+
+def _sixteen_bit() -> Image.Image:
+    gray = np.asarray(PLAIN.convert("L"), dtype=np.uint32) * 257
+    return Image.fromarray(gray.astype(np.uint16))
+
+
+ENCODINGS = {
+    "L png": lambda: encoded(PLAIN.convert("L"), "PNG"),
+    "RGB png": lambda: encoded(PLAIN, "PNG"),
+    "RGBA clear white": lambda: encoded(_rgba((255, 255, 255, 0)), "PNG"),
+    "RGBA clear black": lambda: encoded(_rgba((0, 0, 0, 0)), "PNG"),
+    "palette with tRNS": lambda: encoded(_palette_with_transparent_paper(), "PNG", transparency=_palette_with_transparent_paper().info["transparency"]),
+    "1-bit": lambda: encoded(PLAIN.convert("L").point(lambda v: 255 if v > 128 else 0).convert("1"), "PNG"),
+    "16-bit gray": lambda: encoded(_sixteen_bit(), "PNG"),
+    "CMYK jpeg": lambda: encoded(PLAIN.convert("CMYK"), "JPEG", quality=95),
+    "RGB jpeg": lambda: encoded(PLAIN, "JPEG", quality=90),
+    "webp": lambda: encoded(PLAIN, "WEBP", lossless=True),
+    "bmp": lambda: encoded(PLAIN, "BMP"),
+    "tiff": lambda: encoded(PLAIN, "TIFF", compression="tiff_lzw"),
+    "gif": lambda: encoded(PLAIN.convert("P", palette=Image.Palette.ADAPTIVE, colors=16), "GIF"),
+}
+
+
+@pytest.mark.parametrize("name", list(ENCODINGS))
+def test_every_encoding_gives_the_same_glyph(name):
+    reference = features_of(encoded(PLAIN, "PNG"))
+    assert np.abs(features_of(ENCODINGS[name]()) - reference).mean() < 0.5
+
+
+def test_sixteen_bit_is_scaled_not_clipped():
+    decoded = decode_image(ENCODINGS["16-bit gray"]())
+    assert decoded.rgb.max() == pytest.approx(1.0)
+    assert decoded.rgb.min() < 0.2  # the ink is still dark, not clipped to white
+
+
+# To store an upright picture under orientation N, apply the inverse of what a viewer does.
+STORE_FOR_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_90,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_270,
+}
+
+
+@pytest.mark.parametrize("orientation", sorted(STORE_FOR_ORIENTATION))
+def test_exif_orientation_is_applied(orientation):
+    stored = PLAIN.transpose(STORE_FOR_ORIENTATION[orientation])
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = encoded(stored, "JPEG", quality=95, exif=exif.tobytes())
+    reference = features_of(encoded(PLAIN, "JPEG", quality=95))
+    assert np.abs(features_of(data) - reference).mean() < 0.5
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "TIFF"])
+def test_first_frame_of_animations_and_multipage_files(fmt):
+    first, second = digit_image(3, width=9), digit_image(8, width=9)
+    data = encoded(first, fmt, save_all=True, append_images=[second])
+    assert np.abs(features_of(data) - features_of(encoded(first, "PNG"))).mean() < 0.5
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height but that holds almost no data."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + header
+    ihdr = struct.pack(">I", len(header)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    data = zlib.compress(b"\x00" * 64)
+    idat_chunk = b"IDAT" + data
+    idat = struct.pack(">I", len(data)) + idat_chunk + struct.pack(">I", zlib.crc32(idat_chunk))
+    end = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
+    return b"\x89PNG\r\n\x1a\n" + ihdr + idat + end
+
+
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (_png_claiming(50000, 50000), "too large"),
+        (_png_claiming(9000, 9000), "too large"),
+        (encoded(PLAIN, "PNG")[:700], "corrupt or truncated"),
+        (encoded(PLAIN, "JPEG")[:400], "corrupt or truncated"),
+        (b"<html><body>not an image</body></html>", "not an image"),
+        (b"%PDF-1.7\n", "not an image"),
+    ],
+    ids=["bomb-50000", "over-cap-9000", "truncated-png", "truncated-jpeg", "html", "pdf"],
+)
+def test_bad_files_raise_decode_error_with_reason(data, reason):
+    with pytest.raises(DecodeError, match=reason):
+        decode_image(data)
+
+
+def test_thumbnail_is_small_png_with_aspect_kept():
+    wide = Image.new("RGB", (400, 100), (255, 255, 255))
+    thumbnail = Image.open(io.BytesIO(decode_image(encoded(wide, "PNG")).thumbnail_png))
+    assert thumbnail.format == "PNG"
+    assert thumbnail.size == (96, 24)

@@ -1,0 +1,44 @@
+"""The README documents the commands, the two set-up commands, and what CI runs."""
+
+from __future__ import annotations
+
+import re
+
+from drawing import REPO
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def _commands(label: str) -> str:
+    match = re.search(rf"<!-- {label} -->\s*```(?:sh|bash)?\n(.+?)\n```", README, re.S)
+    assert match, f"README lacks the {label} block"
+    return match.group(1).strip()
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert _commands("test-command") in ci
+
+
+def test_readme_install_command_scans_the_samples():
+    command = _commands("install-command")
+    assert "pip install ." in command and "batchdigits scan samples" in command
+
+
+def test_readme_documents_every_command_and_exit_code():
+    for command in ("batchdigits scan", "batchdigits train", "batchdigits evaluate", "batchdigits --version"):
+        assert command in README
+    for code in ("0", "1", "2", "3", "75"):
+        assert re.search(rf"^\|\s*`?{code}`?\s*\|", README, re.M), f"exit code {code} undocumented"
+    from batchdigits.errors import ExitCode
+
+    assert sorted(int(code) for code in ExitCode) == [0, 1, 2, 3, 75]
+
+
+def test_samples_script_draws_the_bundled_samples(tmp_path):
+    from drawing import make_samples
+
+    written = {path.relative_to(tmp_path).as_posix() for path in make_samples.make_samples(tmp_path) if path.is_file()}
+    bundled = {path.relative_to(REPO / "samples").as_posix() for path in (REPO / "samples").rglob("*")
+               if path.is_file() and path.suffix != ".py" and "__pycache__" not in path.parts}
+    assert written == bundled and len(written) >= 20

@@ -1,0 +1,122 @@
+"""The canonical glyph: load_digits' 8x8 format, stable under shifts, sizes and pen widths."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from batchdigits.glyph import block_counts, glyph_from_image, ink_map, neighbour_correlation
+from drawing import as_rgb_float, digit_image
+
+GOLDEN = Path(__file__).parent / "golden" / "glyph-mouse-3.json"
+
+
+def pinned_drawing() -> np.ndarray:
+    """A 3 drawn with a 2-pixel mouse line on a 200x200 canvas."""
+    return as_rgb_float(digit_image(3, width=2, seed=11))
+
+
+def test_glyph_is_load_digits_format():
+    glyph = glyph_from_image(pinned_drawing())
+    assert glyph.features.shape == (64,)
+    assert glyph.features.dtype == np.float64
+    assert glyph.features.min() >= 0 and glyph.features.max() <= 16
+    assert np.array_equal(glyph.features, np.rint(glyph.features)), "block counts are whole numbers"
+    assert glyph.bitmap.shape == (32, 32) and glyph.bitmap.dtype == bool
+    assert np.array_equal(block_counts(glyph.bitmap), glyph.features)
+
+
+def test_glyph_matches_pinned_golden():
+    """Guards the contract between training and scanning: a change here needs a retrained model."""
+    expected = np.array(json.loads(GOLDEN.read_text())["features"], dtype=np.float64)
+    actual = glyph_from_image(pinned_drawing()).features
+    assert actual.reshape(8, 8).tolist() == expected.reshape(8, 8).tolist()
+
+
+def test_ink_is_high_whatever_the_polarity():
+    dark_on_white = as_rgb_float(digit_image(7))
+    white_on_black = as_rgb_float(digit_image(7, ink=(240, 240, 240), paper=(10, 10, 10)))
+    assert np.array_equal(glyph_from_image(dark_on_white).features, glyph_from_image(white_on_black).features)
+    ink = ink_map(dark_on_white)
+    assert ink[0, 0] == 0.0 and ink.max() > 0.8
+
+
+def _distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute difference per cell, in 0..16 units."""
+    return float(np.abs(a - b).mean())
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        {"box": (10, 10, 90, 160)},  # moved to a corner
+        {"size": 600, "box": (200, 80, 400, 520), "width": 30},  # three times larger
+        {"size": 64, "box": (18, 6, 46, 58), "width": 3},  # small
+        {"width": 22},  # thick marker
+        {"width": 2},  # thin mouse line
+    ],
+    ids=["shifted", "larger", "smaller", "thicker", "thinner"],
+)
+@pytest.mark.parametrize("digit", [2, 4, 8])
+def test_same_glyph_for_shifted_scaled_and_reweighted_drawings(digit, variant, bundled_model):
+    reference = glyph_from_image(as_rgb_float(digit_image(digit))).features
+    changed = glyph_from_image(as_rgb_float(digit_image(digit, **variant))).features
+    assert _distance(reference, changed) < 1.5
+    predicted = bundled_model.probabilities(np.array([reference, changed])).argmax(axis=1)
+    assert predicted.tolist() == [digit, digit]
+
+
+@pytest.mark.parametrize(
+    "picture, reason",
+    [
+        (np.ones((100, 100, 3)), "blank"),
+        (np.zeros((100, 100, 3)), "blank"),
+        (np.full((100, 100, 3), 0.5), "blank"),
+        (np.ones((1, 1, 3)), "too small"),
+        (np.random.default_rng(0).uniform(size=(120, 120, 3)), "noise"),
+    ],
+    ids=["white", "black", "gray", "one-pixel", "uniform-noise"],
+)
+def test_no_digit_instead_of_a_guess(picture, reason):
+    glyph = glyph_from_image(picture)
+    assert glyph.features is None and glyph.bitmap is None
+    assert reason in glyph.reason
+
+
+def test_speckles_are_not_a_digit():
+    picture = np.ones((200, 200, 3))
+    rng = np.random.default_rng(3)
+    rows, cols = rng.integers(0, 200, 40), rng.integers(0, 200, 40)
+    picture[rows, cols] = 0.0
+    assert glyph_from_image(picture).features is None
+
+
+def test_noise_scores_low_and_strokes_high():
+    rng = np.random.default_rng(1)
+    assert neighbour_correlation(rng.uniform(size=(80, 80))) < 0.1
+    ink = 1.0 - as_rgb_float(digit_image(1, width=1)).mean(axis=2)
+    assert neighbour_correlation(ink) > 0.3
+
+
+def test_salt_and_pepper_noise_keeps_the_digit(bundled_model):
+    picture = as_rgb_float(digit_image(5, width=8))
+    rng = np.random.default_rng(5)
+    noise = rng.uniform(size=picture.shape[:2])
+    picture[noise < 0.02] = 0.0
+    picture[noise > 0.98] = 1.0
+    glyph = glyph_from_image(picture)
+    assert bundled_model.probabilities(glyph.features[None]).argmax() == 5
+
+
+def test_ruled_line_is_dropped():
+    plain = digit_image(4, size=200)
+    ruled = digit_image(4, size=200)
+    from PIL import ImageDraw
+
+    ImageDraw.Draw(ruled).line([(0, 192), (200, 192)], fill=(150, 160, 190), width=2)
+    a = glyph_from_image(as_rgb_float(plain)).features
+    b = glyph_from_image(as_rgb_float(ruled)).features
+    assert np.array_equal(a, b)

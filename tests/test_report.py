@@ -1,0 +1,104 @@
+"""The report: a view-model rendered by templates; data is escaped and nothing can run from a file."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from html.parser import HTMLParser
+
+import numpy as np
+
+from batchdigits.report import build_view, render_report
+from batchdigits.results import ItemResult, RunCounts, csv_safe, recognized_item, results_csv, summarise
+
+HOSTILE = [
+    "<svg onload=alert(1)>.png",
+    '"><img src=x onerror=alert(1)>.png',
+    "a'b.png",
+    "ünïcödé-数字.png",
+    "=cmd|' /C calc'!A0.png",
+]
+MODEL = {"name": "digits-svc", "sha256": "ab" * 32, "trained_on": "load_digits", "sklearn": "1.9.1"}
+
+
+def items_for(paths):
+    probabilities = np.full(10, 0.02)
+    probabilities[7] = 0.82
+    items = [recognized_item(path, np.arange(64) % 17, probabilities, 0.9, None) for path in paths]
+    items.append(ItemResult(path="blank.png", status="no_digit", reason="no ink found: the image is blank or uniform"))
+    items.append(ItemResult(path="<b>bad</b>.png", status="failed", reason="corrupt <script>"))
+    return items
+
+
+class Collector(HTMLParser):
+    """Collects tags, attributes and text of a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags, self.text = [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def rendered(items):
+    summary = summarise(items)
+    view = build_view(items, summary, RunCounts(started="2026-11-20T10:00:00Z", processed=len(items)), MODEL, 0.9, "Digits in x")
+    return view, render_report(view)
+
+
+def test_hostile_names_are_shown_literally_and_never_become_markup():
+    view, html = rendered(items_for(HOSTILE))
+    page = Collector()
+    page.feed(html)
+    assert not [tag for tag, _ in page.tags if tag in ("svg", "iframe", "object", "embed")] or all(
+        "onload" not in attrs for tag, attrs in page.tags
+    )
+    assert all(not name.startswith("on") for _, attrs in page.tags for name in attrs)
+    text = "".join(page.text)
+    for name in HOSTILE:
+        assert name in text
+    assert "corrupt <script>" in text
+    assert [tag for tag, _ in page.tags].count("script") == 1
+
+
+def test_every_item_is_a_row_with_its_status():
+    items = items_for(HOSTILE)
+    _, html = rendered(items)
+    page = Collector()
+    page.feed(html)
+    rows = [attrs for tag, attrs in page.tags if tag == "tr" and "data-status" in attrs]
+    assert [row["data-status"] for row in rows] == [item.status for item in items]
+    assert sum(1 for row in rows if row["data-review"] == "yes") == 5  # 0.82 < 0.9
+
+
+def test_content_security_policy_admits_only_our_script_and_no_network():
+    view, html = rendered(items_for(["a.png"]))
+    policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html).group(1)
+    assert "default-src 'none'" in policy and "img-src data:" in policy
+    digest = base64.b64encode(hashlib.sha256(str(view.script).encode()).digest()).decode()
+    assert f"'sha256-{digest}'" in policy
+    script = re.search(r"<script>(.*)</script>", html, re.S).group(1)
+    assert script == str(view.script)
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+    assert "http://" not in html.replace("http-equiv", "") and "https://" not in html
+
+
+def test_summary_counts_and_review_threshold_are_shown():
+    view, html = rendered(items_for(["a.png", "b.png"]))
+    assert view.summary.files == 4 and view.summary.recognized == 2 and view.summary.review == 2
+    assert view.summary.no_digit == 1 and view.summary.failed == 1
+    assert "below <strong>90%</strong>" in html
+    assert "7 (82%) · 0 (2%) · 1 (2%)" in html
+
+
+def test_csv_neutralises_formulas():
+    assert csv_safe("=1+1") == "'=1+1"
+    assert csv_safe("+x") == "'+x" and csv_safe("-x") == "'-x" and csv_safe("@x") == "'@x"
+    assert csv_safe("plain.png") == "plain.png" and csv_safe(None) == "" and csv_safe(7) == "7"
+    text = results_csv(items_for(HOSTILE))
+    assert "\n'=cmd|" in text

@@ -1,0 +1,129 @@
+"""Training is deterministic for a seed and goes through the glyph; evaluation measures honestly."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import struct
+
+import numpy as np
+import pytest
+
+from batchdigits.datasets import read_idx, read_mnist
+from batchdigits.errors import DatasetError
+from batchdigits.evaluate import calibration, measure
+from batchdigits.training import augment, augmented_features, picture_from_8x8
+from drawing import digit_image
+
+
+def test_augmentation_is_deterministic_and_independent_of_chunking():
+    from sklearn.datasets import load_digits
+
+    cells = load_digits().images[:6]
+    whole = augmented_features(cells, copies=2, seed=3)
+    parts = np.vstack([augmented_features(cells[:4], 2, 3), augmented_features(cells[4:], 2, 3, first_index=4)])
+    assert whole.shape == (18, 64)
+    assert np.array_equal(whole, parts)
+    assert not np.array_equal(whole, augmented_features(cells, copies=2, seed=4))
+
+
+def test_augment_keeps_shape_and_range():
+    from sklearn.datasets import load_digits
+
+    picture = picture_from_8x8(load_digits().images[0])
+    assert picture.shape == (96, 96) and picture.min() >= 0 and picture.max() <= 1
+    changed = augment(picture, np.random.default_rng(0))
+    assert changed.shape == picture.shape and 0 <= changed.min() and changed.max() <= 1
+    assert not np.array_equal(changed, picture)
+
+
+def test_training_twice_with_one_seed_gives_the_same_model(tmp_path):
+    from batchdigits.trainer import train_model
+
+    first = train_model(tmp_path / "a.joblib", seed=5, copies=0, jobs=1)
+    second = train_model(tmp_path / "b.joblib", seed=5, copies=0, jobs=1)
+    assert first.sha256 == second.sha256
+    assert first.metrics["load_digits_split_accuracy"] > 0.9
+    card = json.loads((tmp_path / "a.json").read_text())
+    assert card["seed"] == 5 and card["sha256"] == first.sha256
+
+
+def test_measure_counts_by_hand():
+    truth = np.array([0, 0, 1, 1, 2])
+    predicted = np.array([0, 1, 1, 1, -1])
+    confidence = np.array([0.9, 0.6, 0.95, 0.85, 0.0])
+    evaluation = measure(truth, predicted, confidence, source="t", model="m", review_below=0.8)
+    assert evaluation.accuracy == 0.6
+    assert evaluation.confusion[0][:2] == [1, 1] and evaluation.confusion[2][10] == 1
+    assert evaluation.per_digit[1]["precision"] == round(2 / 3, 4) and evaluation.per_digit[1]["recall"] == 1.0
+    assert evaluation.no_prediction == 1 and evaluation.flagged == 1
+    assert evaluation.error_rate_unflagged == 0.0
+
+
+def test_calibration_error_of_a_perfectly_calibrated_set_is_zero():
+    confidence = np.array([0.75] * 4)
+    correct = np.array([True, True, True, False])
+    ece, table = calibration(confidence, correct)
+    assert ece == 0.0 and table[0]["count"] == 4
+
+
+def _idx(array: np.ndarray) -> bytes:
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def test_mnist_idx_files_plain_and_gzipped(tmp_path):
+    images = np.zeros((3, 28, 28), dtype=np.uint8)
+    images[:, 5:23, 13:15] = 255
+    labels = np.array([1, 1, 1], dtype=np.uint8)
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx(images)))
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(_idx(labels))
+    read_images, read_labels = read_mnist(tmp_path)
+    assert read_images.shape == (3, 28, 28) and read_labels.tolist() == [1, 1, 1]
+    (tmp_path / "broken").write_bytes(_idx(images)[:-5])
+    with pytest.raises(DatasetError, match="promises"):
+        read_idx(tmp_path / "broken")
+
+
+def test_mnist_training_set_goes_through_the_glyph(tmp_path):
+    from batchdigits.trainer import mnist_training_set
+
+    images = np.zeros((2, 28, 28), dtype=np.uint8)
+    images[:, 4:24, 12:16] = 255
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(_idx(images))
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(_idx(np.array([1, 1], dtype=np.uint8)))
+    training = mnist_training_set(tmp_path, jobs=1, first_group=13)
+    assert training.features.shape == (2, 64) and training.labels.tolist() == [1, 1]
+
+
+def _labelled_folder(root, digits=(0, 1, 2, 3, 4, 5, 6, 7, 8, 9)):
+    for digit in digits:
+        (root / str(digit)).mkdir(parents=True)
+        for width in (4, 9):
+            digit_image(digit, size=120, width=width, seed=digit + width).save(root / str(digit) / f"{width}.png")
+    return root
+
+
+def test_evaluate_a_labelled_folder_through_the_cli(tmp_path, cli):
+    folder = _labelled_folder(tmp_path / "labelled")
+    result = cli("evaluate", str(folder), "-o", str(tmp_path / "eval"))
+    assert result.returncode == 0, result.stderr
+    assert "accuracy" in result.stdout and "confusion" in result.stdout
+    evaluation = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
+    assert evaluation["images"] == 20
+    assert evaluation["accuracy"] >= 0.9
+    assert len(evaluation["confusion"]) == 10 and len(evaluation["confusion"][0]) == 11
+    assert (tmp_path / "eval" / "evaluation.html").read_text().count("<tr>") >= 20
+
+
+def test_train_with_an_extra_folder(tmp_path):
+    from batchdigits.trainer import folder_training_set
+
+    training = folder_training_set(_labelled_folder(tmp_path / "extra", digits=(3, 8)), jobs=1, first_group=13)
+    assert training.features.shape == (4, 64) and sorted(training.labels.tolist()) == [3, 3, 8, 8]
+
+
+def test_evaluate_on_an_empty_folder_is_a_clear_error(tmp_path, cli):
+    (tmp_path / "nothing").mkdir()
+    result = cli("evaluate", str(tmp_path / "nothing"), "-o", str(tmp_path / "eval"))
+    assert result.returncode == 3 and "subfolders named 0 to 9" in result.stderr
