@@ -96,9 +96,11 @@ def calibration(confidence: np.ndarray, correct: np.ndarray) -> tuple[float | No
 
 def evaluate_split(*, review_below: float, jobs: int) -> Evaluation:
     """The training recipe on load_digits' writer-disjoint split (first half trains, second tests)."""
-    from batchdigits.trainer import DEFAULT_COPIES, DEFAULT_SEED, split_accuracy
+    from batchdigits.trainer import DEFAULT_COPIES, DEFAULT_SEED, DEFAULT_SYNTHETIC, split_accuracy
 
-    truth, predicted, probabilities = split_accuracy(seed=DEFAULT_SEED, copies=DEFAULT_COPIES, jobs=jobs)
+    truth, predicted, probabilities = split_accuracy(
+        seed=DEFAULT_SEED, copies=DEFAULT_COPIES, synthetic=DEFAULT_SYNTHETIC, jobs=jobs
+    )
     return measure(truth, predicted, probabilities.max(axis=1),
                    source="load_digits writer-disjoint split (second half)",
                    model="the default recipe, trained on the first half", review_below=review_below)

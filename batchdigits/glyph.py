@@ -23,6 +23,7 @@ SUPERSAMPLE = 4  # the pen is drawn on a 4x finer canvas, then sampled to 32x32
 PEN_RADIUS = 2.0  # in 32x32 pixels: a thick, even pen like the forms behind load_digits
 SKELETON_SIDE = 96  # the cropped digit is skeletonised at about this long side
 
+MAX_SLANT = 1.0  # horizontal shift per row removed at most (45 degrees)
 MIN_CONTRAST = 0.12  # ink must differ from the paper by this much (0..1) to count
 MAX_INK_FRACTION = 0.6  # more "ink" than this is a dark page, not a digit on paper
 MIN_SMOOTHNESS = 0.1  # strokes are smooth; noise has almost no correlation between neighbours
@@ -187,7 +188,7 @@ def deslant(points: np.ndarray) -> np.ndarray:
     if row_var <= 1e-9:
         return points
     slant = float((centred[:, 0] * centred[:, 1]).mean()) / row_var
-    slant = float(np.clip(slant, -1.0, 1.0))
+    slant = float(np.clip(slant, -MAX_SLANT, MAX_SLANT))
     upright = points.copy()
     upright[:, 1] = points[:, 1] - slant * centred[:, 0]
     return upright

@@ -14,8 +14,8 @@ from batchdigits.atomic import write_atomically
 from batchdigits.errors import ModelError
 
 # Chosen by measurement (see README: "How the model is built").
-SVC_C = 10.0
-SVC_GAMMA = 0.0005
+SVC_C = 3.0
+SVC_GAMMA = 0.001
 CALIBRATION_FOLDS = 5
 WRITER_BLOCKS = 13  # load_digits is in writer order; 13 contiguous blocks approximate the writers
 MODEL_FORMAT = 1
@@ -31,6 +31,7 @@ class ModelCard:
     trained_on: str
     seed: int
     copies: int
+    synthetic_per_digit: int
     training_images: int
     format: int = MODEL_FORMAT
     metrics: dict = field(default_factory=dict)

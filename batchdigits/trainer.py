@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from batchdigits.model import WRITER_BLOCKS, ModelCard, make_classifier, save_model
-from batchdigits.training import augmented_features, glyph_features, picture_from_8x8
+from batchdigits.training import augmented_features, glyph_features, picture_from_8x8, synthetic_features
 
 DEFAULT_SEED = 0
 DEFAULT_COPIES = 9  # augmented redraws per load_digits image, besides the plain redraw
+DEFAULT_SYNTHETIC = 1000  # synthetic drawings per digit (batchdigits/synthetic.py)
 CHUNKS = 24  # work units handed to the worker processes
 
 
@@ -43,7 +44,8 @@ def digits_training_set(
 
     chunks = [chunk for chunk in np.array_split(np.arange(len(cells)), CHUNKS) if len(chunk)]
     parts = Parallel(n_jobs=jobs)(
-        delayed(augmented_features)(cells[chunk], copies, seed, int(chunk[0])) for chunk in chunks
+        delayed(augmented_features)(cells[chunk], labels[chunk], copies, seed, int(chunk[0]))
+        for chunk in chunks
     )
     features = np.vstack(parts)
     per_image = copies + 1
@@ -53,6 +55,24 @@ def digits_training_set(
         labels=np.repeat(np.asarray(labels, dtype=int), per_image),
         groups=np.repeat(writer, per_image),
         description=[f"load_digits ({len(cells)} images, {copies} augmented copies each)"],
+    )
+
+
+def synthetic_training_set(per_digit: int, *, seed: int, jobs: int, first_group: int) -> TrainingSet:
+    """`per_digit` synthetic drawings of each digit, augmented, as glyph features."""
+    from joblib import Parallel, delayed
+
+    digits = np.tile(np.arange(10), per_digit)
+    chunks = [chunk for chunk in np.array_split(np.arange(len(digits)), CHUNKS) if len(chunk)]
+    parts = Parallel(n_jobs=jobs)(
+        delayed(synthetic_features)(digits[chunk], seed, int(chunk[0])) for chunk in chunks
+    )
+    return TrainingSet(
+        features=np.vstack(parts) if parts else np.empty((0, 64)),
+        labels=digits,
+        # No writer behind them: spread them over the calibration folds.
+        groups=first_group + np.arange(len(digits)) % WRITER_BLOCKS,
+        description=[f"synthetic handwriting ({len(digits)} drawings)"],
     )
 
 
@@ -111,13 +131,18 @@ def fit(training: TrainingSet, seed: int):
     return classifier
 
 
-def split_accuracy(*, seed: int, copies: int, jobs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Train on load_digits' first half, predict its second half drawn as pictures.
+def split_accuracy(
+    *, seed: int, copies: int, synthetic: int, jobs: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train the recipe on load_digits' first half (plus synthetic drawings), predict its second half.
 
     Returns (labels (N,), predicted digits (N,), probabilities (N, 10)) for the second half.
     """
     train_cells, train_labels, test_cells, test_labels = load_digits_split()
-    training = combine([digits_training_set(train_cells, train_labels, seed=seed, copies=copies, jobs=jobs)])
+    sets = [digits_training_set(train_cells, train_labels, seed=seed, copies=copies, jobs=jobs)]
+    if synthetic:
+        sets.append(synthetic_training_set(synthetic, seed=seed, jobs=jobs, first_group=WRITER_BLOCKS))
+    training = combine(sets)
     classifier = fit(training, seed)
     test_features = np.nan_to_num(glyph_features([picture_from_8x8(c) for c in test_cells]), nan=0.0)
     probabilities = classifier.predict_proba(test_features)
@@ -129,6 +154,7 @@ def train_model(
     *,
     seed: int = DEFAULT_SEED,
     copies: int = DEFAULT_COPIES,
+    synthetic: int = DEFAULT_SYNTHETIC,
     extra: list[Path] = (),
     mnist: Path | None = None,
     jobs: int = -1,
@@ -138,12 +164,14 @@ def train_model(
     from sklearn.datasets import load_digits
 
     report("measuring the recipe on load_digits' writer-disjoint split")
-    truth, predicted, _ = split_accuracy(seed=seed, copies=copies, jobs=jobs)
+    truth, predicted, _ = split_accuracy(seed=seed, copies=copies, synthetic=synthetic, jobs=jobs)
     split = float((truth == predicted).mean())
     report(f"split accuracy {split:.4f}; training on all of load_digits")
     digits = load_digits()
     sets = [digits_training_set(digits.images, digits.target, seed=seed, copies=copies, jobs=jobs)]
-    next_group = WRITER_BLOCKS
+    if synthetic:
+        sets.append(synthetic_training_set(synthetic, seed=seed, jobs=jobs, first_group=WRITER_BLOCKS))
+    next_group = 2 * WRITER_BLOCKS
     for folder in extra:
         sets.append(folder_training_set(folder, jobs=jobs, first_group=next_group))
         next_group += 1
@@ -159,6 +187,7 @@ def train_model(
         trained_on="; ".join(training.description),
         seed=seed,
         copies=copies,
+        synthetic_per_digit=synthetic,
         training_images=int(len(training.labels)),
         metrics={"load_digits_split_accuracy": round(split, 4)},
         hyperparameters={"C": classifier.estimator.C, "gamma": classifier.estimator.gamma,

@@ -15,6 +15,8 @@ ROTATION = 15.0
 SHEAR = 0.3
 ELASTIC = 8.0
 ELASTIC_SMOOTHNESS = 8.0
+FOOT_PROBABILITY = 0.4
+SYNTHETIC_STREAM = 1  # keeps synthetic random streams apart from load_digits ones
 SOURCE_PAD = 2  # cells of blank paper added around the 8x8 digit, so it never touches the edge
 
 
@@ -23,6 +25,28 @@ def picture_from_8x8(cells: np.ndarray) -> np.ndarray:
     ink = np.pad(np.asarray(cells, dtype=np.float64) / 16.0, SOURCE_PAD)
     enlarged = resize(ink, (SOURCE_SIDE, SOURCE_SIDE), order=3, mode="constant", anti_aliasing=False)
     return 1.0 - np.clip(enlarged, 0.0, 1.0) ** SOURCE_GAMMA
+
+
+def add_foot(picture: np.ndarray, label: int, rng: np.random.Generator) -> np.ndarray:
+    """(H, W) picture, dark ink on white -> the same, a 1 sometimes given a printed foot.
+
+    load_digits' 1s nearly all have a long flag and no foot, so a model trained on it alone
+    reads a printed 1 (flag and foot) as a 2. The foot is drawn with about the digit's own pen.
+    """
+    if label != 1 or rng.random() >= FOOT_PROBABILITY:
+        return picture
+    ink = 1.0 - picture
+    rows, cols = np.nonzero(ink > 0.5)
+    if len(rows) == 0:
+        return picture
+    bottom = rows.max()
+    height = bottom - rows.min() + 1
+    pen = max(2, int(round(ink.sum() / height / 3)))  # about a third of the ink's width per row
+    stem = cols[rows >= bottom - height // 8].mean()
+    half = rng.uniform(0.18, 0.32) * height
+    left, right = int(max(0, stem - half)), int(min(ink.shape[1], stem + half + 1))
+    ink[bottom - pen + 1 : bottom + 1, left:right] = 1.0
+    return 1.0 - ink
 
 
 def augment(picture: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -76,17 +100,34 @@ def glyph_features(pictures: list[np.ndarray]) -> np.ndarray:
     return np.array(rows).reshape(len(pictures), 64)
 
 
-def augmented_features(cells: np.ndarray, copies: int, seed: int, first_index: int = 0) -> np.ndarray:
-    """(N, 8, 8) load_digits cells -> (N * (1 + copies), 64) glyph features: originals, then copies.
+def augmented_features(
+    cells: np.ndarray, labels: np.ndarray, copies: int, seed: int, first_index: int = 0
+) -> np.ndarray:
+    """(N, 8, 8) load_digits cells and (N,) labels -> (N * (1 + copies), 64) glyph features.
 
     Row i * (1 + copies) + k is copy k of digit i (k = 0 is the plain redraw); each digit has its
     own random stream derived from `seed` and its index in the whole set (`first_index` + i), so
     any chunking gives the same result.
     """
     rows = []
-    for index, digit in enumerate(cells):
+    for index, (digit, label) in enumerate(zip(cells, labels)):
         rng = np.random.default_rng([seed, first_index + index])
         source = picture_from_8x8(digit)
-        variants = [source] + [augment(source, rng) for _ in range(copies)]
+        variants = [source] + [augment(add_foot(source, int(label), rng), rng) for _ in range(copies)]
         rows.append(glyph_features(variants))
     return np.vstack(rows) if rows else np.empty((0, 64))
+
+
+def synthetic_features(digits: np.ndarray, seed: int, first_index: int = 0) -> np.ndarray:
+    """(N,) digits -> (N, 64) glyph features of new synthetic drawings of them, augmented.
+
+    Drawing i uses its own random stream from `seed` and `first_index` + i, so any chunking
+    gives the same result.
+    """
+    from batchdigits.synthetic import synthetic_picture
+
+    pictures = []
+    for index, digit in enumerate(digits):
+        rng = np.random.default_rng([seed, SYNTHETIC_STREAM, first_index + index])
+        pictures.append(augment(synthetic_picture(int(digit), rng), rng))
+    return glyph_features(pictures)

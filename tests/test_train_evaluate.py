@@ -19,12 +19,28 @@ from drawing import digit_image
 def test_augmentation_is_deterministic_and_independent_of_chunking():
     from sklearn.datasets import load_digits
 
-    cells = load_digits().images[:6]
-    whole = augmented_features(cells, copies=2, seed=3)
-    parts = np.vstack([augmented_features(cells[:4], 2, 3), augmented_features(cells[4:], 2, 3, first_index=4)])
+    digits = load_digits()
+    cells, labels = digits.images[:6], digits.target[:6]
+    whole = augmented_features(cells, labels, copies=2, seed=3)
+    parts = np.vstack([augmented_features(cells[:4], labels[:4], 2, 3),
+                       augmented_features(cells[4:], labels[4:], 2, 3, first_index=4)])
     assert whole.shape == (18, 64)
     assert np.array_equal(whole, parts)
-    assert not np.array_equal(whole, augmented_features(cells, copies=2, seed=4))
+    assert not np.array_equal(whole, augmented_features(cells, labels, copies=2, seed=4))
+
+
+def test_synthetic_drawings_are_deterministic_and_read_as_their_digit(bundled_model):
+    from batchdigits.synthetic import synthetic_picture
+    from batchdigits.training import synthetic_features
+
+    picture = synthetic_picture(7, np.random.default_rng(0))
+    assert picture.shape == (96, 96) and picture.min() == 0.0 and picture.max() == 1.0
+    assert np.array_equal(picture, synthetic_picture(7, np.random.default_rng(0)))
+    digits = np.repeat(np.arange(10), 3)
+    features = synthetic_features(digits, seed=0)
+    assert np.array_equal(features[5:], synthetic_features(digits[5:], seed=0, first_index=5))
+    predicted = bundled_model.probabilities(features).argmax(axis=1)
+    assert (predicted == digits).mean() >= 0.8
 
 
 def test_augment_keeps_shape_and_range():
@@ -40,12 +56,13 @@ def test_augment_keeps_shape_and_range():
 def test_training_twice_with_one_seed_gives_the_same_model(tmp_path):
     from batchdigits.trainer import train_model
 
-    first = train_model(tmp_path / "a.joblib", seed=5, copies=0, jobs=1)
-    second = train_model(tmp_path / "b.joblib", seed=5, copies=0, jobs=1)
+    first = train_model(tmp_path / "a.joblib", seed=5, copies=0, synthetic=20, jobs=1)
+    second = train_model(tmp_path / "b.joblib", seed=5, copies=0, synthetic=20, jobs=1)
     assert first.sha256 == second.sha256
     assert first.metrics["load_digits_split_accuracy"] > 0.9
     card = json.loads((tmp_path / "a.json").read_text())
     assert card["seed"] == 5 and card["sha256"] == first.sha256
+    assert "synthetic handwriting (200 drawings)" in card["trained_on"]
 
 
 def test_measure_counts_by_hand():
@@ -127,3 +144,19 @@ def test_evaluate_on_an_empty_folder_is_a_clear_error(tmp_path, cli):
     (tmp_path / "nothing").mkdir()
     result = cli("evaluate", str(tmp_path / "nothing"), "-o", str(tmp_path / "eval"))
     assert result.returncode == 3 and "subfolders named 0 to 9" in result.stderr
+
+
+def test_evaluate_split_trains_on_first_half_and_tests_on_second(monkeypatch, tmp_path):
+    import batchdigits.trainer
+    from batchdigits.evaluate import evaluate_split, format_text, write_evaluation
+
+    # The recipe with less augmentation and fewer synthetic drawings, for speed.
+    monkeypatch.setattr(batchdigits.trainer, "DEFAULT_COPIES", 0)
+    monkeypatch.setattr(batchdigits.trainer, "DEFAULT_SYNTHETIC", 20)
+    evaluation = evaluate_split(review_below=0.8, jobs=1)
+    assert evaluation.images == 1797 - 1797 // 2
+    assert evaluation.accuracy > 0.9
+    assert sum(map(sum, evaluation.confusion)) == evaluation.images
+    assert 0 <= evaluation.expected_calibration_error < 0.2
+    assert "accuracy" in format_text(evaluation)
+    assert write_evaluation(evaluation, tmp_path).is_file()

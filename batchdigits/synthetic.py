@@ -1,0 +1,112 @@
+"""Synthetic handwriting: digits drawn from pen-stroke models of common writing styles.
+
+load_digits holds the handwriting of a few writers, and some everyday styles are missing from it
+(a plain 7, a printed 1 with a foot, an open 4, a curly 2). Each style here is a few strokes in a
+unit box (x right, y down); every drawing moves the control points at random, so no two are
+alike, and the training pipeline then augments and passes them through the canonical glyph.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+Stroke = list[tuple[float, float]]
+SIDE = 96
+
+
+def _arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float) -> Stroke:
+    """Points on an ellipse from `start` to `end` degrees (0 = right, 90 = down)."""
+    steps = max(6, int(abs(end - start) / 10))
+    return [
+        (cx + rx * math.cos(math.radians(t)), cy + ry * math.sin(math.radians(t)))
+        for t in np.linspace(start, end, steps)
+    ]
+
+
+def _curve(*points: tuple[float, float]) -> Stroke:
+    """A smooth curve through 3 control points (quadratic Bezier)."""
+    (x0, y0), (x1, y1), (x2, y2) = points
+    return [
+        ((1 - t) ** 2 * x0 + 2 * (1 - t) * t * x1 + t * t * x2, (1 - t) ** 2 * y0 + 2 * (1 - t) * t * y1 + t * t * y2)
+        for t in np.linspace(0, 1, 12)
+    ]
+
+
+def _styles(r: np.random.Generator) -> dict[int, list[list[Stroke]]]:
+    """Every style of every digit, with this drawing's random proportions."""
+    u = r.uniform
+    mid = u(0.42, 0.58)  # where the upper and lower parts of 3, 5, 8 meet
+    return {
+        0: [
+            [_arc(0.5, 0.5, u(0.3, 0.45), 0.46, s := u(-120, -60), s + u(350, 380))],
+            [_arc(0.5, 0.5, u(0.25, 0.4), 0.46, s := u(-100, -80), s + u(330, 360)) + [(0.55 + u(-0.05, 0.1), 0.06)]],
+        ],
+        1: [
+            [[(0.5 + u(-0.05, 0.05), 0.04), (0.5 + u(-0.05, 0.05), 0.96)]],
+            [[(0.5 - u(0.15, 0.3), u(0.15, 0.3)), (0.55, 0.04), (0.55 + u(-0.05, 0.05), 0.96)]],
+            [[(0.5 - u(0.15, 0.3), u(0.15, 0.3)), (0.55, 0.04), (0.55, 0.96)], [(0.55 - (f := u(0.15, 0.3)), 0.96), (0.55 + f, 0.96)]],
+        ],
+        2: [
+            [_arc(0.5, 0.3, u(0.25, 0.35), u(0.2, 0.28), u(170, 200), u(360, 400)) + [(u(0.1, 0.25), 0.95), (u(0.75, 0.95), 0.95 + u(-0.05, 0.03))]],
+            [_arc(0.5, 0.3, 0.3, 0.25, u(170, 200), u(360, 400)) + [(0.3, 0.8)] + _arc(0.28, 0.86, 0.1, 0.08, -60, 200) + [(0.85, 0.93)]],
+            [_arc(0.5, 0.3, 0.3, 0.25, u(180, 200), 360) + _curve((0.8, 0.3), (0.7, 0.7), (0.15, 0.95)) + [(0.85, 0.95)]],
+        ],
+        3: [
+            [_arc(0.47, mid / 2 + 0.02, u(0.22, 0.3), mid / 2, u(190, 220), 450) + _arc(0.47, (1 + mid) / 2, u(0.25, 0.33), (1 - mid) / 2, 270, u(490, 520))],
+            [[(0.15, 0.05), (0.8, 0.05), (0.4, mid)] + _arc(0.47, (1 + mid) / 2, 0.3, (1 - mid) / 2, 260, u(490, 520))],
+        ],
+        4: [
+            [[(0.55 + u(-0.1, 0.05), 0.04), (0.12, 0.66), (0.9, 0.66)], [(0.68, 0.3 + u(-0.1, 0.1)), (0.68, 0.96)]],
+            [[(0.7, 0.96), (0.7, 0.04), (0.12, 0.66), (0.9, 0.66)]],
+            [[(0.25, 0.04), (0.15, 0.58), (0.85, 0.58)], [(0.7, 0.04), (0.7, 0.96)]],
+        ],
+        5: [
+            [[(0.8, 0.05), (0.3, 0.05), (0.26, mid - 0.05)] + _arc(0.5, (1 + mid) / 2 + 0.02, 0.3, (1 - mid) / 2, 225, u(480, 520))],
+            [[(0.3, 0.05), (0.26, mid - 0.05)] + _arc(0.5, (1 + mid) / 2 + 0.02, 0.3, (1 - mid) / 2, 225, u(480, 520)), [(0.3, 0.05), (0.82, 0.05 + u(-0.03, 0.03))]],
+        ],
+        6: [
+            [_curve((u(0.55, 0.85), 0.04), (u(0.15, 0.4), u(0.1, 0.35)), (0.5 - (rx := u(0.15, 0.32)), 1 - (ry := u(0.12, 0.28)) - 0.02))
+             + _arc(0.5, 1 - ry - 0.02, rx, ry, 180, 540)],
+            [[(u(0.5, 0.8), 0.04), (0.5 - (rx := u(0.18, 0.3)), 1 - (ry := u(0.15, 0.26)) - 0.02)] + _arc(0.5, 1 - ry - 0.02, rx, ry, 180, 540)],
+        ],
+        7: [
+            [[(0.12, 0.06), (0.88, 0.06), (0.4 + u(-0.15, 0.15), 0.96)]],
+            [[(0.12, 0.06 + u(0.0, 0.1)), (0.88, 0.06), (0.45, 0.96)], [(0.4, 0.5), (0.85, 0.5)]],
+            [[(0.12, 0.06), (0.88, 0.06)] + _curve((0.88, 0.06), (0.5, 0.45), (0.45, 0.96))],
+        ],
+        8: [
+            [_arc(0.5, mid / 2 + 0.02, u(0.18, 0.26), mid / 2, 90, 450) + _arc(0.5, (1 + mid) / 2, u(0.24, 0.32), (1 - mid) / 2, -90, 270)],
+            [_curve((0.75, 0.15), (0.5, -0.05), (0.25, 0.2)) + _curve((0.25, 0.2), (0.3, 0.45), (0.7, 0.7)) + _arc(0.5, 0.75, 0.22, 0.2, 0, 180) + _curve((0.28, 0.75), (0.5, 0.45), (0.75, 0.15))],
+        ],
+        9: [
+            [_arc(0.5, (ry := u(0.15, 0.28)) + 0.04, rx := u(0.18, 0.32), ry, 0, 360) + [(0.5 + rx, ry + 0.04), (0.5 + rx + u(-0.15, 0.05), 0.96)]],
+            [_arc(0.5, (ry := u(0.15, 0.28)) + 0.04, 0.28, ry, 0, 360) + _curve((0.78, ry), (0.78, 0.9), (u(0.2, 0.5), 0.92))],
+        ],
+    }
+
+
+def synthetic_picture(digit: int, rng: np.random.Generator) -> np.ndarray:
+    """A new random drawing of `digit` in a random style: (96, 96) float64 in [0, 1], dark ink on white."""
+    styles = _styles(rng)[digit]
+    strokes = styles[rng.integers(len(styles))]
+    width = rng.uniform(0.35, 1.0)  # the digit's width relative to its height
+    wobble = rng.uniform(0.0, 0.02)
+    image = Image.new("L", (SIDE, SIDE), 255)
+    draw = ImageDraw.Draw(image)
+    pen = int(rng.integers(3, 10))
+    height = SIDE * 0.7
+    left = (SIDE - width * height) / 2
+    top = (SIDE - height) / 2
+    for stroke in strokes:
+        jitter = rng.normal(0.0, wobble, (len(stroke), 2)).cumsum(axis=0) / max(1, len(stroke)) ** 0.5
+        points = [
+            (left + (x + dx) * width * height, top + (y + dy) * height)
+            for (x, y), (dx, dy) in zip(stroke, jitter)
+        ]
+        draw.line(points, fill=0, width=pen, joint="curve")
+        for x, y in (points[0], points[-1]):
+            draw.ellipse((x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2), fill=0)
+    return np.asarray(image, dtype=np.float64) / 255.0
