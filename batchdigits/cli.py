@@ -68,7 +68,7 @@ def _run_core(action):
 
 @app.command()
 def scan(
-    input_dir: Annotated[Path, typer.Argument(help="Folder of images; subfolders are read too.", show_default=False)],
+    input_dir: Annotated[Path, typer.Argument(metavar="INPUT_DIR", help="Folder of images; subfolders are read too.", show_default=False)],
     out: Annotated[Path, typer.Option("-o", "--out", help="Report folder (report.html, results.csv, results.json).")] = DEFAULT_OUT,
     model: Annotated[Optional[Path], typer.Option("--model", help="Model file to use instead of the bundled one.")] = None,
     min_age: Annotated[float, typer.Option("--min-age", min=0, help="Leave files younger than this many seconds for a later run.")] = 0.0,
@@ -79,7 +79,10 @@ def scan(
     open_report: Annotated[bool, typer.Option("--open", help="Open the report in the web browser when done.")] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing unless something is wrong (for cron).")] = False,
 ) -> None:
-    """Read every image in INPUT_DIR and write the report; the last line printed is the report's URI."""
+    """Read the digit in every image of INPUT_DIR and write the report.
+
+    The last line printed is the report's file:// URI.
+    """
     from batchdigits.resources import bundled_model_path
     from batchdigits.runner import default_jobs
     from batchdigits.scan import DEFAULT_REVIEW_BELOW, ScanOptions
@@ -123,7 +126,10 @@ def train(
     mnist: Annotated[Optional[Path], typer.Option("--mnist", help="A folder with MNIST's IDX training files (gzipped or not).")] = None,
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes.  [default: one per core]")] = None,
 ) -> None:
-    """Build the model from load_digits (and any extra data), reproducibly for a seed."""
+    """Build the model from load_digits, reproducibly for a seed.
+
+    Extra labelled folders and MNIST files can be added to the training data.
+    """
     from batchdigits.resources import bundled_model_path
     from batchdigits.runner import default_jobs
     from batchdigits.trainer import train_model
@@ -144,13 +150,16 @@ def train(
 
 @app.command()
 def evaluate(
-    labelled_dir: Annotated[Optional[Path], typer.Argument(help="Folder with subfolders 0..9 of images.  [default: load_digits' writer-disjoint split]", show_default=False)] = None,
+    labelled_dir: Annotated[Optional[Path], typer.Argument(metavar="LABELLED_DIR", help="Folder with subfolders 0..9 of images.  [default: load_digits' writer-disjoint split]", show_default=False)] = None,
     model: Annotated[Optional[Path], typer.Option("--model", help="Model file to evaluate instead of the bundled one.")] = None,
     out: Annotated[Path, typer.Option("-o", "--out", help="Folder for evaluation.html and evaluation.json.")] = DEFAULT_EVALUATION_OUT,
     review_below: Annotated[Optional[float], typer.Option("--review-below", min=0.0, max=1.0, help="Review threshold used for the unflagged error rate.  [default: 0.8]")] = None,
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes.  [default: one per core]")] = None,
 ) -> None:
-    """Measure accuracy, per-digit precision/recall/F1 and the confusion matrix."""
+    """Measure the model: accuracy, per-digit F1, confusion, calibration.
+
+    Without LABELLED_DIR, the training recipe is measured on load_digits' writer-disjoint split.
+    """
     from batchdigits.evaluate import evaluate_folder, evaluate_split, format_text, write_evaluation
     from batchdigits.resources import bundled_model_path
     from batchdigits.runner import default_jobs

@@ -14,6 +14,7 @@ from batchdigits.errors import OutputFolderError
 
 NONE_COLUMN = 10  # confusion-matrix column for images with no digit found or that failed
 CALIBRATION_BINS = 10
+REVIEW_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
 
 @dataclass
@@ -32,6 +33,7 @@ class Evaluation:
     error_rate_unflagged: float | None
     expected_calibration_error: float | None
     reliability: list[dict]
+    review_table: list[dict]
     tool_version: str = __version__
 
 
@@ -71,7 +73,22 @@ def measure(truth: np.ndarray, predicted: np.ndarray, confidence: np.ndarray, *,
         error_rate_unflagged=round(float(1 - correct[unflagged].mean()), 4) if unflagged.any() else None,
         expected_calibration_error=ece,
         reliability=reliability,
+        review_table=review_table(confidence, answered, correct),
     )
+
+
+def review_table(confidence: np.ndarray, answered: np.ndarray, correct: np.ndarray) -> list[dict]:
+    """For each candidate review threshold: the share of answers flagged, and the error rate of the rest."""
+    rows = []
+    total = max(int(answered.sum()), 1)
+    for threshold in REVIEW_THRESHOLDS:
+        kept = answered & (confidence >= threshold)
+        rows.append({
+            "threshold": threshold,
+            "flagged": round(float(1 - kept.sum() / total), 4),
+            "error_rate_unflagged": round(float(1 - correct[kept].mean()), 4) if kept.any() else None,
+        })
+    return rows
 
 
 def calibration(confidence: np.ndarray, correct: np.ndarray) -> tuple[float | None, list[dict]]:
@@ -140,6 +157,11 @@ def format_text(evaluation: Evaluation) -> str:
             f"flagged for review (confidence < {evaluation.review_below:.2f}): {evaluation.flagged}; "
             f"error rate among the rest {evaluation.error_rate_unflagged:.4f}"
         )
+    if evaluation.review_table:
+        lines.append("review threshold  flagged  wrong among the rest")
+        for row in evaluation.review_table:
+            rest = "-" if row["error_rate_unflagged"] is None else f"{row['error_rate_unflagged']:.4f}"
+            lines.append(f"{row['threshold']:>16.2f}  {row['flagged']:7.4f}  {rest:>20}")
     lines.append("digit  precision  recall  f1      support")
     for row in evaluation.per_digit:
         lines.append(f"{row['digit']:>5}  {row['precision']:9.4f}  {row['recall']:6.4f}  {row['f1']:6.4f}  {row['support']:>7}")

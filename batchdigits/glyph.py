@@ -136,7 +136,7 @@ def _drop_clutter(mask: np.ndarray) -> np.ndarray | None:
         is_line[index] = ruled_line or frame
     candidates = areas * ~is_line
     if candidates.max() == 0:
-        candidates = areas  # nothing but lines: let the size rule decide
+        return None  # nothing but ruled lines or a frame
     largest = candidates.max()
     min_area = max(2.0, 0.1 * largest)
     keep[1:] = candidates >= min_area

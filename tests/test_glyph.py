@@ -120,3 +120,14 @@ def test_ruled_line_is_dropped():
     a = glyph_from_image(as_rgb_float(plain)).features
     b = glyph_from_image(as_rgb_float(ruled)).features
     assert np.array_equal(a, b)
+
+
+def test_a_page_with_only_ruled_lines_has_no_digit():
+    from PIL import Image, ImageDraw
+
+    page = Image.new("RGB", (200, 200), (255, 255, 255))
+    draw = ImageDraw.Draw(page)
+    for y in (50, 100, 150):
+        draw.line([(0, y), (200, y)], fill=(140, 150, 190), width=2)
+    glyph = glyph_from_image(as_rgb_float(page))
+    assert glyph.features is None and "lines" in glyph.reason

@@ -185,3 +185,24 @@ def test_every_command_has_help(command, cli):
     result = cli(command, "--help")
     assert result.returncode == 0
     assert "Usage:" in result.stdout and len(result.stdout) > 200
+
+
+def test_hostile_file_names_are_classified_and_escaped(tmp_path, cli):
+    import os
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    image = digit_image(3, size=100, width=6)
+    names = ["<svg onload=alert(1)>.png", '"><img src=x onerror=alert(1)>.png', "a'b.png",
+             "ünïcödé-数字.png", "new\nline.png", "=cmd.png"]
+    for name in names:
+        image.save(folder / name)
+    image.save(os.fsdecode(os.fsencode(str(folder)) + b"/caf\xe9.png"), format="PNG")
+    result = cli("scan", str(folder), "-o", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    items = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["items"]
+    assert sorted(item["path"] for item in items) == sorted(names + ["caf\\xe9.png"])
+    assert all(item["digit"] == 3 for item in items)
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "<svg onload" not in html and "<img src=x" not in html
+    assert "&lt;svg onload=alert(1)&gt;.png" in html
