@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 import venv
 import zipfile
 from pathlib import Path
@@ -36,8 +37,13 @@ def test_wheel_contains_templates_and_model(wheel):
 def test_wheel_in_a_fresh_venv_scans_the_samples_from_any_folder(wheel, tmp_path):
     # The venv sees the already installed dependencies, but batchdigits only from the wheel.
     environment = tmp_path / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(environment)
+    venv.EnvBuilder(with_pip=False).create(environment)
     python = environment / "bin" / "python"
+    # The test's own interpreter's packages come after the venv's own (a .pth file appends).
+    venv_site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    ours = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
+    Path(venv_site, "outer-site-packages.pth").write_text("\n".join(sorted(ours)) + "\n")
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
                     "--no-index", "--force-reinstall", str(wheel)], check=True, capture_output=True, text=True)
     elsewhere = tmp_path / "elsewhere"
