@@ -56,10 +56,8 @@ def decode_image(source: Path | bytes) -> DecodedImage:
             raise DecodeError("too large: the image declares more pixels than allowed") from None
         except UnidentifiedImageError:
             raise DecodeError("not an image in a supported format (PNG, JPEG, BMP, GIF, TIFF, WebP)") from None
-        except FileNotFoundError:
-            raise
-        except PermissionError:
-            raise
+        except (FileNotFoundError, PermissionError):
+            raise  # not the image's fault: the caller retries on a later run
         except (OSError, ValueError, SyntaxError, EOFError, MemoryError, TypeError, IndexError) as exc:
             raise DecodeError(f"corrupt or truncated image ({_short(exc)})") from None
     return DecodedImage(rgb=rgb, thumbnail_png=_thumbnail(rgb), original_size=original_size)

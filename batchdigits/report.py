@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 
 from batchdigits import __version__
-from batchdigits.discover import natural_key
 from batchdigits.resources import asset_dir
 from batchdigits.results import ItemResult, RunCounts, Summary
 
@@ -24,7 +23,6 @@ class ItemRow:
 
     index: int
     path: str
-    sort_name: str
     status: str
     digit: int | None
     confidence: float | None
@@ -85,16 +83,13 @@ def alternatives_text(item: ItemResult) -> str:
 
 
 def item_rows(items: list[ItemResult]) -> list[ItemRow]:
-    """Rows for the report table, in the order given."""
+    """Rows for the report table, in the order given (scans give natural name order)."""
     rows = []
     for index, item in enumerate(items):
         rows.append(
             ItemRow(
                 index=index,
                 path=item.path,
-                sort_name="\x1f".join(
-                    f"{part:012d}" if isinstance(part, int) else part for part in natural_key(item.path)
-                ),
                 status=item.status,
                 digit=item.digit,
                 confidence=item.confidence,

@@ -46,7 +46,8 @@
   }
 
   function compare(sort) {
-    if (sort === "name") return (a, b) => (a.dataset.sortName < b.dataset.sortName ? -1 : a.dataset.sortName > b.dataset.sortName ? 1 : 0);
+    // Rows are rendered in natural name order, so sorting by name restores that order.
+    if (sort === "name") return (a, b) => Number(a.dataset.index) - Number(b.dataset.index);
     const sign = sort === "confidence" ? 1 : -1;
     return (a, b) => {
       const ca = a.dataset.confidence === "" ? Infinity : Number(a.dataset.confidence);
