@@ -113,10 +113,11 @@ def calibration(confidence: np.ndarray, correct: np.ndarray) -> tuple[float | No
 
 def evaluate_split(*, review_below: float, jobs: int) -> Evaluation:
     """The training recipe on load_digits' writer-disjoint split (first half trains, second tests)."""
-    from batchdigits.trainer import DEFAULT_COPIES, DEFAULT_SEED, DEFAULT_SYNTHETIC, split_accuracy
+    from batchdigits.trainer import DEFAULT_COPIES, DEFAULT_SEED, DEFAULT_SYNTHETIC, split_accuracy, synthetic_set_or_none
 
+    synthetic = synthetic_set_or_none(DEFAULT_SYNTHETIC, seed=DEFAULT_SEED, jobs=jobs)
     truth, predicted, probabilities = split_accuracy(
-        seed=DEFAULT_SEED, copies=DEFAULT_COPIES, synthetic=DEFAULT_SYNTHETIC, jobs=jobs
+        seed=DEFAULT_SEED, copies=DEFAULT_COPIES, synthetic=synthetic, jobs=jobs
     )
     return measure(truth, predicted, probabilities.max(axis=1),
                    source="load_digits writer-disjoint split (second half)",
@@ -125,19 +126,16 @@ def evaluate_split(*, review_below: float, jobs: int) -> Evaluation:
 
 def evaluate_folder(folder: Path, model_path: Path, *, review_below: float, jobs: int) -> Evaluation:
     """A model on a labelled folder (subfolders 0..9), each image through the real scan path."""
-    from batchdigits.datasets import labelled_files
     from batchdigits.model import load_model
-    from batchdigits.runner import glyphs_for_files
+    from batchdigits.runner import labelled_features
 
     model = load_model(model_path)
-    files = labelled_files(folder)
-    processed = glyphs_for_files([item.absolute for item in files], jobs=jobs)
-    truth = np.array([item.label for item in files], dtype=int)
-    predicted = np.full(len(files), -1, dtype=int)
-    confidence = np.zeros(len(files))
-    usable = [index for index, item in enumerate(processed) if item.features is not None]
-    if usable:
-        probabilities = model.probabilities(np.array([processed[i].features for i in usable]))
+    truth, features = labelled_features(folder, jobs=jobs)
+    predicted = np.full(len(truth), -1, dtype=int)
+    confidence = np.zeros(len(truth))
+    usable = ~np.isnan(features).any(axis=1)
+    if usable.any():
+        probabilities = model.probabilities(features[usable])
         predicted[usable] = probabilities.argmax(axis=1)
         confidence[usable] = probabilities.max(axis=1)
     return measure(truth, predicted, confidence, source=str(folder), model=f"{model.card.name} ({model.card.sha256[:12]})",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,15 +106,19 @@ def iter_processed(
             yield start + offset, processed
 
 
-def glyphs_for_files(
-    paths: Sequence[Path], *, jobs: int, progress: Callable[[int], None] = lambda done: None
-) -> list[ProcessedFile]:
-    """process_file for every path, in order."""
-    results: list[ProcessedFile] = []
-    for _, processed in iter_processed(paths, jobs=jobs):
-        results.append(processed)
-        progress(len(results))
-    return results
+def labelled_features(folder: Path, *, jobs: int) -> tuple[np.ndarray, np.ndarray]:
+    """A labelled folder (subfolders 0..9) through the scan path -> ((N,) labels, (N, 64) features).
+
+    A row is NaN where no digit was found or the file failed.
+    """
+    from batchdigits.datasets import labelled_files
+
+    files = labelled_files(folder)
+    features = np.full((len(files), 64), np.nan)
+    for index, processed in iter_processed([item.absolute for item in files], jobs=jobs):
+        if processed.features is not None:
+            features[index] = processed.features
+    return np.array([item.label for item in files], dtype=int), features
 
 
 def default_jobs() -> int:

@@ -120,25 +120,22 @@ def classify_all(
 ) -> tuple[list[ItemResult], int]:
     """Decode, glyph and classify every file (in order); returns (items, files to retry later)."""
     items: list[ItemResult | None] = [None] * len(files)
-    waiting: list[tuple[int, ProcessedFile]] = []
+    waiting: list[tuple[int, str, ProcessedFile]] = []
     retry = 0
 
     def flush() -> None:
         if not waiting:
             return
-        features = np.array([processed.features for _, processed in waiting])
-        for (index, processed), probabilities in zip(waiting, model.probabilities(features)):
-            items[index] = recognized_item(
-                display_path(files[index].path), processed.features, probabilities, review_below,
-                processed.thumbnail_png,
-            )
+        features = np.array([processed.features for _, _, processed in waiting])
+        for (index, path, processed), probabilities in zip(waiting, model.probabilities(features)):
+            items[index] = recognized_item(path, processed.features, probabilities, review_below,
+                                           processed.thumbnail_png)
         waiting.clear()
 
-    done = 0
-    for index, processed in iter_processed([item.absolute for item in files], jobs=jobs):
+    for done, (index, processed) in enumerate(iter_processed([item.absolute for item in files], jobs=jobs), 1):
         path = display_path(files[index].path)
         if processed.outcome == "glyph":
-            waiting.append((index, processed))
+            waiting.append((index, path, processed))
             if len(waiting) >= CLASSIFY_BATCH:
                 flush()
         elif processed.outcome == "retry":
@@ -146,7 +143,6 @@ def classify_all(
         else:
             items[index] = ItemResult(path=path, status=processed.outcome, reason=processed.reason,
                                       thumbnail_png=processed.thumbnail_png)
-        done += 1
         progress(done)
     flush()
     return [item for item in items if item is not None], retry

@@ -96,17 +96,15 @@ def mnist_training_set(folder: Path, *, jobs: int, first_group: int) -> Training
 
 def folder_training_set(folder: Path, *, jobs: int, first_group: int) -> TrainingSet:
     """A labelled folder (subfolders 0..9) -> glyph features through the real decoding path."""
-    from batchdigits.datasets import labelled_files
-    from batchdigits.runner import glyphs_for_files
+    from batchdigits.runner import labelled_features
 
-    files = labelled_files(folder)
-    processed = glyphs_for_files([item.absolute for item in files], jobs=jobs)
-    keep = [index for index, item in enumerate(processed) if item.features is not None]
+    labels, features = labelled_features(folder, jobs=jobs)
+    found = int((~np.isnan(features).any(axis=1)).sum())
     return TrainingSet(
-        features=np.array([processed[i].features for i in keep]).reshape(len(keep), 64),
-        labels=np.array([files[i].label for i in keep], dtype=int),
-        groups=np.full(len(keep), first_group),  # one user's folder: treat it as one writer
-        description=[f"{folder.name} ({len(keep)} labelled images)"],
+        features=features,  # rows without a digit are NaN; combine() drops them
+        labels=labels,
+        groups=np.full(len(labels), first_group),  # one user's folder: treat it as one writer
+        description=[f"{folder.name} ({found} labelled images)"],
     )
 
 
@@ -131,18 +129,29 @@ def fit(training: TrainingSet, seed: int):
     return classifier
 
 
+def recipe_sets(cells: np.ndarray, labels: np.ndarray, synthetic: TrainingSet | None, *, seed: int,
+                copies: int, jobs: int) -> list[TrainingSet]:
+    """The default recipe's training data: load_digits cells redrawn and augmented, plus synthetic drawings."""
+    sets = [digits_training_set(cells, labels, seed=seed, copies=copies, jobs=jobs)]
+    return sets + [synthetic] if synthetic is not None else sets
+
+
+def synthetic_set_or_none(per_digit: int, *, seed: int, jobs: int) -> TrainingSet | None:
+    """The recipe's synthetic drawings (built once per run: the split and the model share them)."""
+    if not per_digit:
+        return None
+    return synthetic_training_set(per_digit, seed=seed, jobs=jobs, first_group=WRITER_BLOCKS)
+
+
 def split_accuracy(
-    *, seed: int, copies: int, synthetic: int, jobs: int
+    *, seed: int, copies: int, synthetic: TrainingSet | None, jobs: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Train the recipe on load_digits' first half (plus synthetic drawings), predict its second half.
 
     Returns (labels (N,), predicted digits (N,), probabilities (N, 10)) for the second half.
     """
     train_cells, train_labels, test_cells, test_labels = load_digits_split()
-    sets = [digits_training_set(train_cells, train_labels, seed=seed, copies=copies, jobs=jobs)]
-    if synthetic:
-        sets.append(synthetic_training_set(synthetic, seed=seed, jobs=jobs, first_group=WRITER_BLOCKS))
-    training = combine(sets)
+    training = combine(recipe_sets(train_cells, train_labels, synthetic, seed=seed, copies=copies, jobs=jobs))
     classifier = fit(training, seed)
     test_features = np.nan_to_num(glyph_features([picture_from_8x8(c) for c in test_cells]), nan=0.0)
     probabilities = classifier.predict_proba(test_features)
@@ -163,14 +172,13 @@ def train_model(
     """Build the model from load_digits (plus extra data), measure it, and save it with its card."""
     from sklearn.datasets import load_digits
 
+    synthetic_set = synthetic_set_or_none(synthetic, seed=seed, jobs=jobs)
     report("measuring the recipe on load_digits' writer-disjoint split")
-    truth, predicted, _ = split_accuracy(seed=seed, copies=copies, synthetic=synthetic, jobs=jobs)
+    truth, predicted, _ = split_accuracy(seed=seed, copies=copies, synthetic=synthetic_set, jobs=jobs)
     split = float((truth == predicted).mean())
     report(f"split accuracy {split:.4f}; training on all of load_digits")
     digits = load_digits()
-    sets = [digits_training_set(digits.images, digits.target, seed=seed, copies=copies, jobs=jobs)]
-    if synthetic:
-        sets.append(synthetic_training_set(synthetic, seed=seed, jobs=jobs, first_group=WRITER_BLOCKS))
+    sets = recipe_sets(digits.images, digits.target, synthetic_set, seed=seed, copies=copies, jobs=jobs)
     next_group = 2 * WRITER_BLOCKS
     for folder in extra:
         sets.append(folder_training_set(folder, jobs=jobs, first_group=next_group))

@@ -33,11 +33,9 @@ def _rgba(background: tuple[int, int, int, int]) -> Image.Image:
     return digit_image(5, width=9, mode="RGBA", paper=background, ink=(20, 20, 20, 255))
 
 
-def _palette_with_transparent_paper() -> Image.Image:
+def _palette_png_with_transparent_paper() -> bytes:
     image = PLAIN.convert("P", palette=Image.Palette.ADAPTIVE, colors=8)
-    white_index = image.getpixel((0, 0))
-    image.info["transparency"] = white_index
-    return image
+    return encoded(image, "PNG", transparency=image.getpixel((0, 0)))  # the paper's index
 
 
 def _sixteen_bit() -> Image.Image:
@@ -50,7 +48,7 @@ ENCODINGS = {
     "RGB png": lambda: encoded(PLAIN, "PNG"),
     "RGBA clear white": lambda: encoded(_rgba((255, 255, 255, 0)), "PNG"),
     "RGBA clear black": lambda: encoded(_rgba((0, 0, 0, 0)), "PNG"),
-    "palette with tRNS": lambda: encoded(_palette_with_transparent_paper(), "PNG", transparency=_palette_with_transparent_paper().info["transparency"]),
+    "palette with tRNS": _palette_png_with_transparent_paper,
     "1-bit": lambda: encoded(PLAIN.convert("L").point(lambda v: 255 if v > 128 else 0).convert("1"), "PNG"),
     "16-bit gray": lambda: encoded(_sixteen_bit(), "PNG"),
     "CMYK jpeg": lambda: encoded(PLAIN.convert("CMYK"), "JPEG", quality=95),
