@@ -35,6 +35,8 @@ def decode_image(source: Path | bytes) -> DecodedImage:
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
     # Warning filters are per process and do not reach joblib workers, so set them on every call.
     with warnings.catch_warnings():
+        # Decoder chatter about odd metadata is not the user's problem (and cron mails stderr).
+        warnings.simplefilter("ignore")
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             with Image.open(stream, formats=ALLOWED_FORMATS) as image:

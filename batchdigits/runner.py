@@ -64,6 +64,11 @@ def process_file(path: Path) -> ProcessedFile:
         if exc.errno == errno.ELOOP:  # replaced by a symlink after listing: never followed
             return ProcessedFile("retry", reason="a symbolic link, not followed")
         return ProcessedFile("retry", reason=f"cannot read the file now ({exc.strerror})")
+    return process_bytes(data)
+
+
+def process_bytes(data: bytes) -> ProcessedFile:
+    """Decode a file's bytes and make its glyph; never raises (bad bytes are a result, not a crash)."""
     if not data:
         return ProcessedFile("failed", reason="empty file (0 bytes)")
     try:
