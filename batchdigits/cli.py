@@ -66,29 +66,25 @@ def _run_core(action):
         ) from None
 
 
-@app.command()
-def scan(
-    input_dir: Annotated[Path, typer.Argument(metavar="INPUT_DIR", help="Folder of images; subfolders are read too.", show_default=False)],
-    out: Annotated[Path, typer.Option("-o", "--out", help="Report folder (report.html, results.csv, results.json).")] = DEFAULT_OUT,
-    model: Annotated[Optional[Path], typer.Option("--model", help="Model file to use instead of the bundled one.")] = None,
-    min_age: Annotated[float, typer.Option("--min-age", min=0, help="Leave files younger than this many seconds for a later run.")] = 0.0,
-    review_below: Annotated[Optional[float], typer.Option("--review-below", min=0.0, max=1.0, help="Flag results whose confidence is below this (0..1) for review.  [default: 0.8]")] = None,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes.  [default: one per core]")] = None,
-    full: Annotated[bool, typer.Option("--full", help="Decode every file again, even if unchanged.")] = False,
-    no_recursive: Annotated[bool, typer.Option("--no-recursive", help="Read only the folder itself, not its subfolders.")] = False,
-    open_report: Annotated[bool, typer.Option("--open", help="Open the report in the web browser when done.")] = False,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing unless something is wrong (for cron).")] = False,
-) -> None:
-    """Read the digit in every image of INPUT_DIR and write the report.
+InputDir = Annotated[Path, typer.Argument(metavar="INPUT_DIR", help="Folder of images; subfolders are read too.", show_default=False)]
+OutOption = Annotated[Path, typer.Option("-o", "--out", help="Report folder (report.html, results.csv, results.json).")]
+ModelOption = Annotated[Optional[Path], typer.Option("--model", help="Model file to use instead of the bundled one.")]
+MinAgeOption = Annotated[float, typer.Option("--min-age", min=0, help="Leave files younger than this many seconds for a later run.")]
+ReviewOption = Annotated[Optional[float], typer.Option("--review-below", min=0.0, max=1.0, help="Flag results whose confidence is below this (0..1) for review.  [default: 0.8]")]
+JobsOption = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes.  [default: one per core]")]
+FullOption = Annotated[bool, typer.Option("--full", help="Decode every file again, even if unchanged.")]
+NoRecursiveOption = Annotated[bool, typer.Option("--no-recursive", help="Read only the folder itself, not its subfolders.")]
+QuietOption = Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing unless something is wrong (for cron).")]
 
-    The last line printed is the report's file:// URI.
-    """
+
+def _scan_options(input_dir: Path, out: Path, model: Optional[Path], min_age: float, review_below: Optional[float],
+                  jobs: Optional[int], full: bool, no_recursive: bool):
+    """ScanOptions from the command line, defaults filled in."""
     from batchdigits.resources import bundled_model_path
     from batchdigits.runner import default_jobs
     from batchdigits.scan import DEFAULT_REVIEW_BELOW, ScanOptions
-    from batchdigits.scan import scan as run_scan
 
-    options = ScanOptions(
+    return ScanOptions(
         input_dir=input_dir,
         out_dir=out,
         model_path=model if model is not None else bundled_model_path(),
@@ -96,26 +92,100 @@ def scan(
         review_below=DEFAULT_REVIEW_BELOW if review_below is None else review_below,
         jobs=jobs or default_jobs(),
         recursive=not no_recursive,
+        full=full,
     )
-    del full  # every run decodes every file until the ledger of processed files arrives
-    progress = _Progress(enabled=not quiet and sys.stderr.isatty())
-    with progress:
-        outcome = _run_core(lambda: run_scan(options, on_start=progress.start, progress=progress.advance))
-    summary = outcome.summary
-    if outcome.run.failed:
-        typer.echo(f"batchdigits: {outcome.run.failed} file(s) could not be read; see the report", err=True)
+
+
+def _tell(outcome, quiet: bool) -> None:
+    """Warnings and failures on stderr; unless quiet, the counts and the report's URI on stdout."""
+    summary, run = outcome.summary, outcome.run
+    for note in outcome.notes:
+        typer.echo(f"batchdigits: {note}", err=True)
+    if run.failed:
+        typer.echo(f"batchdigits: {run.failed} file(s) could not be read; see the report", err=True)
     if not quiet:
         typer.echo(
             f"{summary.files} files: {summary.recognized} recognized ({summary.review} to review), "
-            f"{summary.no_digit} without a digit, {summary.failed} failed"
-            + (f"; {outcome.run.pending} left for a later run" if outcome.run.pending else "")
+            f"{summary.no_digit} without a digit, {summary.failed} failed; "
+            f"{run.processed} read now, {run.unchanged} unchanged"
+            + (f", {run.pending} left for a later run" if run.pending else "")
         )
         typer.echo(outcome.report_path.resolve().as_uri())
+
+
+@app.command()
+def scan(
+    input_dir: InputDir,
+    out: OutOption = DEFAULT_OUT,
+    model: ModelOption = None,
+    min_age: MinAgeOption = 0.0,
+    review_below: ReviewOption = None,
+    jobs: JobsOption = None,
+    full: FullOption = False,
+    no_recursive: NoRecursiveOption = False,
+    open_report: Annotated[bool, typer.Option("--open", help="Open the report in the web browser when done.")] = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Read the digit in every image of INPUT_DIR and write the report.
+
+    Only files that are new or changed since the last run into the same report folder are
+    decoded. The last line printed is the report's file:// URI.
+    """
+    from batchdigits.scan import scan as run_scan
+
+    options = _scan_options(input_dir, out, model, min_age, review_below, jobs, full, no_recursive)
+    progress = _Progress(enabled=not quiet and sys.stderr.isatty())
+    with progress:
+        outcome = _run_core(lambda: run_scan(options, on_start=progress.start, progress=progress.advance))
+    _tell(outcome, quiet)
     if open_report:
         import webbrowser
 
         webbrowser.open(outcome.report_path.resolve().as_uri())
     raise typer.Exit(code=int(outcome.exit_code))
+
+
+@app.command()
+def watch(
+    input_dir: InputDir,
+    out: OutOption = DEFAULT_OUT,
+    every: Annotated[float, typer.Option("--every", min=1, help="Seconds between scans.")] = 60.0,
+    model: ModelOption = None,
+    min_age: MinAgeOption = 0.0,
+    review_below: ReviewOption = None,
+    jobs: JobsOption = None,
+    no_recursive: NoRecursiveOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Scan INPUT_DIR again every --every seconds until interrupted (Ctrl-C or SIGTERM end it cleanly).
+
+    A pass that finds the folder missing or the report folder busy says so and waits for the next.
+    """
+    import signal
+    import time
+
+    from batchdigits.errors import InputFolderError, LockedError
+    from batchdigits.scan import scan as run_scan
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)  # systemd stops a service with SIGTERM
+    options = _scan_options(input_dir, out, model, min_age, review_below, jobs, False, no_recursive)
+    try:
+        while True:
+            try:
+                outcome = run_scan(options)
+                _tell(outcome, quiet or (outcome.run.processed == 0 and not outcome.notes))
+            except (InputFolderError, LockedError) as exc:
+                typer.echo(f"batchdigits: {exc}; trying again in {every:g} s", err=True)
+            except BatchDigitsError as exc:
+                raise fail(str(exc), exc.exit_code) from None
+            time.sleep(every)
+    except KeyboardInterrupt:
+        if not quiet:
+            typer.echo("batchdigits: stopped", err=True)
+        raise typer.Exit(code=0) from None
 
 
 @app.command()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,18 +26,30 @@ class ProcessedFile:
     """One file after decoding and the glyph.
 
     `outcome` is "glyph" (features (64,) float64 in [0, 16] set), "no_digit", "failed" (reason
-    set; the file's content cannot become a digit), or "retry" (vanished or unreadable now:
-    nothing is recorded, a later run tries again).
+    set; the file's content cannot become a digit), "same" (its content hash is the one the
+    caller already knows: nothing decoded), or "retry" (vanished or unreadable now: nothing is
+    recorded, a later run tries again). `sha256`, `size` and `mtime_ns` describe the bytes read.
     """
 
     outcome: str
     features: np.ndarray | None = None
     thumbnail_png: bytes | None = None
     reason: str | None = None
+    sha256: str | None = None
+    size: int = 0
+    mtime_ns: int = 0
 
 
-def read_regular_file(path: Path) -> bytes:
-    """The bytes of a regular file, without following a symlink or blocking on a FIFO or device."""
+@dataclass(frozen=True)
+class FileJob:
+    """A file to process, with the content hash of the version already read (None: decode anyway)."""
+
+    path: Path
+    known_sha256: str | None = None
+
+
+def read_regular_file(path: Path) -> tuple[bytes, os.stat_result]:
+    """The bytes of a regular file and its stat, without following a symlink or blocking on a FIFO."""
     descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
         info = os.fstat(descriptor)
@@ -47,15 +60,15 @@ def read_regular_file(path: Path) -> bytes:
         chunks = []
         while chunk := os.read(descriptor, 1 << 20):
             chunks.append(chunk)
-        return b"".join(chunks)
+        return b"".join(chunks), info
     finally:
         os.close(descriptor)
 
 
-def process_file(path: Path) -> ProcessedFile:
-    """Decode one file and make its glyph; never raises (a bad file is a result, not a crash)."""
+def process_file(path: Path, known_sha256: str | None = None) -> ProcessedFile:
+    """Read one file, and unless its hash is `known_sha256`, decode it and make its glyph; never raises."""
     try:
-        data = read_regular_file(path)
+        data, info = read_regular_file(path)
     except (FileNotFoundError, PermissionError):
         return ProcessedFile("retry", reason="the file vanished or cannot be read now")
     except DecodeError as exc:
@@ -64,7 +77,11 @@ def process_file(path: Path) -> ProcessedFile:
         if exc.errno == errno.ELOOP:  # replaced by a symlink after listing: never followed
             return ProcessedFile("retry", reason="a symbolic link, not followed")
         return ProcessedFile("retry", reason=f"cannot read the file now ({exc.strerror})")
-    return process_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    stamp = {"sha256": digest, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
+    if digest == known_sha256:
+        return ProcessedFile("same", **stamp)
+    return replace(process_bytes(data), **stamp)
 
 
 def process_bytes(data: bytes) -> ProcessedFile:
@@ -87,24 +104,25 @@ def process_bytes(data: bytes) -> ProcessedFile:
     return ProcessedFile("glyph", features=glyph.features, thumbnail_png=decoded.thumbnail_png)
 
 
-def _process_many(paths: Sequence[Path]) -> list[ProcessedFile]:
+def _process_many(jobs: Sequence[FileJob]) -> list[ProcessedFile]:
     """process_file over a list (one worker task)."""
-    return [process_file(path) for path in paths]
+    return [process_file(job.path, job.known_sha256) for job in jobs]
 
 
 def iter_processed(
-    paths: Sequence[Path], *, jobs: int
+    files: Sequence[Path | FileJob], *, jobs: int
 ) -> Iterator[tuple[int, ProcessedFile]]:
-    """Yield (index into `paths`, result) for every path, in order, using `jobs` processes."""
-    if jobs == 1 or len(paths) < INLINE_BELOW:
-        for index, path in enumerate(paths):
-            yield index, process_file(path)
+    """Yield (index into `files`, result) for every file, in order, using `jobs` processes."""
+    work = [item if isinstance(item, FileJob) else FileJob(item) for item in files]
+    if jobs == 1 or len(work) < INLINE_BELOW:
+        for index, job in enumerate(work):
+            yield index, process_file(job.path, job.known_sha256)
         return
     from joblib import Parallel, delayed
 
-    starts = range(0, len(paths), FILES_PER_TASK)
+    starts = range(0, len(work), FILES_PER_TASK)
     results = Parallel(n_jobs=jobs, return_as="generator")(
-        delayed(_process_many)(paths[start : start + FILES_PER_TASK]) for start in starts
+        delayed(_process_many)(work[start : start + FILES_PER_TASK]) for start in starts
     )
     for start, batch in zip(starts, results):
         for offset, processed in enumerate(batch):

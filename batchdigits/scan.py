@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,10 +17,11 @@ import numpy as np
 from batchdigits.atomic import write_atomically
 from batchdigits.discover import FoundFile, display_path, find_images
 from batchdigits.errors import BatchDigitsError, ExitCode, LockedError, OutputFolderError
+from batchdigits.ledger import Entry, Ledger, Stamp, open_ledger, path_key
 from batchdigits.model import LoadedModel, load_model
 from batchdigits.report import build_view, render_report
 from batchdigits.results import ItemResult, RunCounts, Summary, recognized_item, results_csv, results_json, summarise
-from batchdigits.runner import ProcessedFile, iter_processed
+from batchdigits.runner import FileJob, ProcessedFile, iter_processed
 
 # Measured on the dev sets (README, "Confidence and review"): below this, a person should look.
 DEFAULT_REVIEW_BELOW = 0.8
@@ -44,6 +46,7 @@ class ScanOptions:
     review_below: float = DEFAULT_REVIEW_BELOW
     jobs: int = 1
     recursive: bool = True
+    full: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class ScanOutcome:
     summary: Summary
     run: RunCounts
     exit_code: ExitCode
+    notes: tuple[str, ...] = ()  # warnings for stderr (e.g. a damaged state file was rebuilt)
 
 
 def now_utc() -> str:
@@ -101,51 +105,120 @@ def model_summary(model: LoadedModel) -> dict:
     return {"name": card.name, "sha256": card.sha256, "trained_on": card.trained_on, "sklearn": card.sklearn}
 
 
-def split_by_age(found: list[FoundFile], min_age: float, now: float) -> tuple[list[FoundFile], int]:
-    """(files old enough to be finished, how many are younger than `min_age` seconds)."""
-    if min_age <= 0:
-        return found, 0
-    newest_allowed = (now - min_age) * 1e9
-    ready = [item for item in found if item.mtime_ns <= newest_allowed]
-    return ready, len(found) - len(ready)
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run must read: files to read (with the hash already known, if any), and the rest."""
+
+    to_read: list[tuple[FoundFile, str | None]]
+    unchanged: int
+    young: int
 
 
-def classify_all(
-    files: list[FoundFile],
+def plan_run(found: list[FoundFile], stamps: dict[bytes, Stamp], model_sha256: str, *,
+             full: bool, min_age: float, now: float) -> RunPlan:
+    """Decide per file: unchanged since the ledger saw it, too young to read yet, or to be read."""
+    newest_allowed = (now - min_age) * 1e9 if min_age > 0 else float("inf")
+    to_read, unchanged, young = [], 0, 0
+    for item in found:
+        stamp = None if full else stamps.get(path_key(item.path))
+        if stamp is not None and stamp.model != model_sha256:
+            stamp = None  # read by another model: decode again
+        if stamp is not None and (stamp.size, stamp.mtime_ns) == (item.size, item.mtime_ns):
+            unchanged += 1
+        elif item.mtime_ns > newest_allowed:
+            young += 1  # perhaps still being written: a later run reads it
+        else:
+            to_read.append((item, None if stamp is None else stamp.sha256))
+    return RunPlan(to_read=to_read, unchanged=unchanged, young=young)
+
+
+@dataclass
+class ReadCounts:
+    """What reading the planned files did: decoded, same content as before, to retry, failed."""
+
+    decoded: int = 0
+    same: int = 0
+    retry: int = 0
+    failed: int = 0
+
+
+def read_and_record(
+    to_read: list[tuple[FoundFile, str | None]],
     model: LoadedModel,
+    ledger: Ledger,
     *,
     jobs: int,
-    review_below: float,
+    processed_at: str,
     progress: Callable[[int], None],
-) -> tuple[list[ItemResult], int]:
-    """Decode, glyph and classify every file (in order); returns (items, files to retry later)."""
-    items: list[ItemResult | None] = [None] * len(files)
-    waiting: list[tuple[int, str, ProcessedFile]] = []
-    retry = 0
+) -> ReadCounts:
+    """Read, decode and classify files, committing results to the ledger batch by batch."""
+    counts = ReadCounts()
+    glyphs: list[tuple[bytes, ProcessedFile]] = []
+    others: list[Entry] = []
+    restamps: list[tuple[bytes, int, int]] = []
 
-    def flush() -> None:
-        if not waiting:
-            return
-        features = np.array([processed.features for _, _, processed in waiting])
-        for (index, path, processed), probabilities in zip(waiting, model.probabilities(features)):
-            items[index] = recognized_item(path, processed.features, probabilities, review_below,
-                                           processed.thumbnail_png)
-        waiting.clear()
+    def commit() -> None:
+        entries = list(others)
+        if glyphs:
+            features = np.array([processed.features for _, processed in glyphs])
+            for (key, processed), probabilities in zip(glyphs, model.probabilities(features)):
+                entries.append(_entry(key, processed, model.card.sha256, probabilities))
+        ledger.record(entries, processed_at)
+        ledger.restamp(restamps)
+        glyphs.clear()
+        others.clear()
+        restamps.clear()
 
-    for done, (index, processed) in enumerate(iter_processed([item.absolute for item in files], jobs=jobs), 1):
-        path = display_path(files[index].path)
-        if processed.outcome == "glyph":
-            waiting.append((index, path, processed))
-            if len(waiting) >= CLASSIFY_BATCH:
-                flush()
-        elif processed.outcome == "retry":
-            retry += 1
+    jobs_list = [FileJob(item.absolute, known) for item, known in to_read]
+    for done, (index, processed) in enumerate(iter_processed(jobs_list, jobs=jobs), 1):
+        key = path_key(to_read[index][0].path)
+        if processed.outcome == "retry":
+            counts.retry += 1
+        elif processed.outcome == "same":
+            counts.same += 1
+            restamps.append((key, processed.size, processed.mtime_ns))
         else:
-            items[index] = ItemResult(path=path, status=processed.outcome, reason=processed.reason,
-                                      thumbnail_png=processed.thumbnail_png)
+            counts.decoded += 1
+            counts.failed += processed.outcome == "failed"
+            if processed.outcome == "glyph":
+                glyphs.append((key, processed))
+            else:
+                others.append(_entry(key, processed, model.card.sha256, None))
+        if len(glyphs) + len(others) + len(restamps) >= CLASSIFY_BATCH:
+            commit()
         progress(done)
-    flush()
-    return [item for item in items if item is not None], retry
+    commit()
+    return counts
+
+
+def _entry(key: bytes, processed: ProcessedFile, model_sha256: str, probabilities: np.ndarray | None) -> Entry:
+    """A ledger entry for a file just read."""
+    return Entry(
+        key=key,
+        stamp=Stamp(processed.size, processed.mtime_ns, processed.sha256 or "", model_sha256),
+        status=processed.outcome,
+        features=processed.features,
+        probabilities=probabilities,
+        reason=processed.reason,
+        thumbnail_png=processed.thumbnail_png,
+    )
+
+
+def current_items(found: list[FoundFile], ledger: Ledger, model_sha256: str, review_below: float) -> list[ItemResult]:
+    """The result of every current file the ledger holds (read by this model), in `found` order."""
+    paths = {path_key(item.path): display_path(item.path) for item in found}
+    items = []
+    for entry in ledger.entries(paths):
+        if entry.stamp.model != model_sha256:
+            continue
+        path = paths[entry.key]
+        if entry.status == "glyph":
+            items.append(recognized_item(path, entry.features, entry.probabilities, review_below,
+                                         entry.thumbnail_png))
+        else:
+            items.append(ItemResult(path=path, status=entry.status, reason=entry.reason,
+                                    thumbnail_png=entry.thumbnail_png))
+    return items
 
 
 def scan(
@@ -160,18 +233,33 @@ def scan(
     prepare_output(options.input_dir, options.out_dir)
     with output_lock(options.out_dir):
         model = load_model(options.model_path)
-        ready, young = split_by_age(found, options.min_age, time.time())
-        on_start(len(ready))
-        items, retry = classify_all(
-            ready, model, jobs=options.jobs, review_below=options.review_below, progress=progress
-        )
+        notes = []
+        with _open_ledger(options.out_dir) as ledger:
+            if ledger.recovered_from is not None:
+                notes.append(f"the state file was damaged; moved it to {ledger.recovered_from.name} "
+                             "and read every file again")
+            ledger.forget_all_but({path_key(item.path) for item in found})
+            plan = plan_run(found, ledger.stamps(), model.card.sha256, full=options.full,
+                            min_age=options.min_age, now=time.time())
+            on_start(len(plan.to_read))
+            counts = read_and_record(plan.to_read, model, ledger, jobs=options.jobs,
+                                     processed_at=started, progress=progress)
+            items = current_items(found, ledger, model.card.sha256, options.review_below)
         summary = summarise(items)
-        failed = summary.failed
-        run = RunCounts(started=started, processed=len(ready) - retry, unchanged=0,
-                        pending=young + retry, failed=failed)
+        run = RunCounts(started=started, processed=counts.decoded, unchanged=plan.unchanged + counts.same,
+                        pending=plan.young + counts.retry, failed=counts.failed)
         report_path = write_outputs(options, items, summary, run, model_summary(model))
-    exit_code = ExitCode.FILES_FAILED if failed else ExitCode.OK
-    return ScanOutcome(report_path=report_path, summary=summary, run=run, exit_code=exit_code)
+    exit_code = ExitCode.FILES_FAILED if counts.failed else ExitCode.OK
+    return ScanOutcome(report_path=report_path, summary=summary, run=run, exit_code=exit_code,
+                       notes=tuple(notes))
+
+
+def _open_ledger(out_dir: Path) -> Ledger:
+    """The output folder's ledger; a file system that refuses it is an output error."""
+    try:
+        return open_ledger(out_dir)
+    except (OSError, sqlite3.Error) as exc:
+        raise OutputFolderError(f"cannot keep the state file in {out_dir}: {exc}") from None
 
 
 def write_outputs(options: ScanOptions, items: list[ItemResult], summary: Summary, run: RunCounts,

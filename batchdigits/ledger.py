@@ -1,0 +1,186 @@
+"""The ledger of processed files: a sqlite3 database in the output folder that makes re-runs incremental.
+
+One row per file: its relative path (raw bytes, so names that are not UTF-8 stay distinct), the
+size, mtime and sha256 of the version that was decoded, the model that read it, and the result.
+A file is decoded again only when its size, mtime or content changes, or the model does.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+STATE_NAME = ".batchdigits-state.sqlite"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    path BLOB PRIMARY KEY,      -- relative path as the file system's bytes
+    size INTEGER NOT NULL,      -- of the version that was read
+    mtime_ns INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    model TEXT NOT NULL,        -- sha256 of the model that read it
+    status TEXT NOT NULL,       -- glyph, no_digit or failed
+    features BLOB,              -- (64,) uint8, 0..16: the glyph the model saw
+    probabilities BLOB,         -- (10,) float64: the model's calibrated probabilities
+    reason TEXT,
+    thumbnail BLOB,             -- PNG
+    processed_at TEXT NOT NULL  -- ISO 8601 UTC
+);
+"""
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What the ledger knows about a file without reading it: the version it saw, and who read it."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+    model: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A file's stored result. `features` is (64,) float in 0..16, `probabilities` (10,) summing to 1."""
+
+    key: bytes
+    stamp: Stamp
+    status: str
+    features: np.ndarray | None
+    probabilities: np.ndarray | None
+    reason: str | None
+    thumbnail_png: bytes | None
+
+
+def path_key(relative: str) -> bytes:
+    """The ledger key of a relative path: its bytes on disk (undecodable names stay distinct)."""
+    return relative.encode("utf-8", "surrogateescape")
+
+
+class Ledger:
+    """An open ledger. Use `open_ledger`; every `record` call is its own committed transaction."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path, recovered_from: Path | None) -> None:
+        self._db = connection
+        self.path = path
+        self.recovered_from = recovered_from  # a damaged ledger moved aside, if there was one
+
+    def close(self) -> None:
+        """Close the database (everything recorded is already committed)."""
+        self._db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def stamps(self) -> dict[bytes, Stamp]:
+        """Every file's stamp, by key: enough to decide what needs decoding, without the results."""
+        rows = self._db.execute("SELECT path, size, mtime_ns, sha256, model FROM files")
+        return {bytes(row[0]): Stamp(row[1], row[2], row[3], row[4]) for row in rows}
+
+    def record(self, entries: Iterable[Entry], processed_at: str) -> None:
+        """Store (or replace) results, in one transaction."""
+        rows = [
+            (
+                entry.key, entry.stamp.size, entry.stamp.mtime_ns, entry.stamp.sha256, entry.stamp.model,
+                entry.status,
+                None if entry.features is None else np.rint(entry.features).astype(np.uint8).tobytes(),
+                None if entry.probabilities is None else np.asarray(entry.probabilities, np.float64).tobytes(),
+                entry.reason, entry.thumbnail_png, processed_at,
+            )
+            for entry in entries
+        ]
+        if rows:
+            with self._db:
+                self._db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+
+    def restamp(self, moves: Iterable[tuple[bytes, int, int]]) -> None:
+        """Note a new size/mtime for files whose content (hash) did not change: (key, size, mtime_ns)."""
+        with self._db:
+            self._db.executemany("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?",
+                                 [(size, mtime_ns, key) for key, size, mtime_ns in moves])
+
+    def forget_all_but(self, keys: set[bytes]) -> int:
+        """Drop the rows of files that are gone (not in `keys`); returns how many were dropped."""
+        gone = [(key,) for key in self.stamps() if key not in keys]
+        if gone:
+            with self._db:
+                self._db.executemany("DELETE FROM files WHERE path = ?", gone)
+        return len(gone)
+
+    def entries(self, keys: Iterable[bytes]) -> Iterator[Entry]:
+        """The stored results for `keys`, in that order; keys without a row are skipped."""
+        query = "SELECT * FROM files WHERE path = ?"
+        for key in keys:
+            row = self._db.execute(query, (key,)).fetchone()
+            if row is not None:
+                yield _entry(row)
+
+    def get_meta(self, key: str) -> str | None:
+        """A stored setting (e.g. what the last report was made from), or None."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a setting."""
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+
+def _entry(row: tuple) -> Entry:
+    features = None if row[6] is None else np.frombuffer(row[6], dtype=np.uint8).astype(np.float64)
+    probabilities = None if row[7] is None else np.frombuffer(row[7], dtype=np.float64).copy()
+    return Entry(
+        key=bytes(row[0]), stamp=Stamp(row[1], row[2], row[3], row[4]), status=row[5],
+        features=features, probabilities=probabilities, reason=row[8],
+        thumbnail_png=None if row[9] is None else bytes(row[9]),
+    )
+
+
+def open_ledger(out_dir: Path) -> Ledger:
+    """Open (or create) the ledger in `out_dir`. A damaged or foreign one is moved aside and rebuilt.
+
+    The ledger only saves work (every result can be computed again from the inputs), so a
+    damaged file must not stop scheduled runs forever.
+    """
+    path = out_dir / STATE_NAME
+    try:
+        return Ledger(_connect(path), path, None)
+    except sqlite3.DatabaseError:
+        aside = path.with_name(f"{STATE_NAME}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(str(path) + suffix)
+            if source.exists():
+                os.replace(source, Path(str(aside) + suffix))
+        return Ledger(_connect(path), path, aside)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        # WAL: a run killed mid-write leaves the last committed batch intact and readable.
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.executescript(_SCHEMA)
+        connection.isolation_level = "DEFERRED"
+        with connection:
+            found = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if found is None:
+                connection.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            elif found[0] != str(SCHEMA_VERSION):
+                raise sqlite3.DatabaseError(f"ledger schema {found[0]}, expected {SCHEMA_VERSION}")
+        connection.execute("SELECT count(*) FROM files").fetchone()
+    except sqlite3.DatabaseError:
+        connection.close()
+        raise
+    return connection
