@@ -109,5 +109,5 @@ def _walk(
         if stat.S_ISDIR(info.st_mode):
             if recursive and (info.st_dev, info.st_ino) != excluded:
                 _walk(Path(entry.path), relative + "/", recursive, excluded, found)
-        elif stat.S_ISREG(info.st_mode) and Path(entry.name).suffix.lower() in IMAGE_SUFFIXES:
+        elif stat.S_ISREG(info.st_mode) and os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES:
             found.append(FoundFile(relative, Path(entry.path), info.st_size, info.st_mtime_ns))

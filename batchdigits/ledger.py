@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,13 +118,10 @@ class Ledger:
                 self._db.executemany("DELETE FROM files WHERE path = ?", gone)
         return len(gone)
 
-    def entries(self, keys: Iterable[bytes]) -> Iterator[Entry]:
-        """The stored results for `keys`, in that order; keys without a row are skipped."""
-        query = "SELECT * FROM files WHERE path = ?"
-        for key in keys:
-            row = self._db.execute(query, (key,)).fetchone()
-            if row is not None:
-                yield _entry(row)
+    def entries(self, *, thumbnails: bool = True) -> dict[bytes, Entry]:
+        """Every stored result by key (one table scan); without thumbnails when they are not needed."""
+        columns = "*" if thumbnails else "path, size, mtime_ns, sha256, model, status, features, probabilities, reason, NULL"
+        return {bytes(row[0]): _entry(row) for row in self._db.execute(f"SELECT {columns} FROM files")}
 
     def get_meta(self, key: str) -> str | None:
         """A stored setting (e.g. what the last report was made from), or None."""

@@ -108,10 +108,12 @@ def read_card(path: Path) -> ModelCard:
         ) from None
 
 
-def load_model(path: Path) -> LoadedModel:
-    """Load a model only after its sha256 and scikit-learn version match its card (never unpickle first)."""
-    import joblib
-    import sklearn
+def verify_model(path: Path) -> tuple[ModelCard, bytes]:
+    """(card, file bytes) once the file's sha256, scikit-learn version and format match its card.
+
+    Nothing is unpickled and scikit-learn is not imported: a run with nothing to read stays cheap.
+    """
+    from importlib.metadata import version
 
     card = read_card(path)
     try:
@@ -121,14 +123,23 @@ def load_model(path: Path) -> LoadedModel:
     rebuild = f"run `batchdigits train -o {path}` to rebuild it"
     if hashlib.sha256(payload).hexdigest() != card.sha256:
         raise ModelError(f"model {path} does not match the sha256 in its card (damaged or altered): {rebuild}")
-    if card.sklearn != sklearn.__version__:
-        raise ModelError(
-            f"model {path} was built with scikit-learn {card.sklearn}, this is {sklearn.__version__}: {rebuild}"
-        )
+    installed = version("scikit-learn")
+    if card.sklearn != installed:
+        raise ModelError(f"model {path} was built with scikit-learn {card.sklearn}, this is {installed}: {rebuild}")
     if card.format != MODEL_FORMAT:
         raise ModelError(f"model {path} has format {card.format}, expected {MODEL_FORMAT}: {rebuild}")
+    return card, payload
+
+
+def load_model(path: Path) -> LoadedModel:
+    """Load a model only after its sha256 and scikit-learn version match its card (never unpickle first)."""
+    import joblib
+
+    card, payload = verify_model(path)
     try:
         estimator = joblib.load(io.BytesIO(payload))
     except Exception as exc:  # the hash matched, so this is a broken build, not an attack
-        raise ModelError(f"model {path} cannot be loaded ({type(exc).__name__}): {rebuild}") from None
+        raise ModelError(
+            f"model {path} cannot be loaded ({type(exc).__name__}): run `batchdigits train -o {path}` to rebuild it"
+        ) from None
     return LoadedModel(estimator=estimator, card=card, path=path)

@@ -57,16 +57,17 @@ class Summary:
 def recognized_item(path: str, glyph: np.ndarray, probabilities: np.ndarray, review_below: float,
                     thumbnail_png: bytes | None) -> ItemResult:
     """An item for a glyph and its (10,) probabilities: top digit, confidence, top alternatives."""
-    order = np.argsort(-probabilities, kind="stable")[:ALTERNATIVES]
-    confidence = round(float(probabilities[order[0]]), 4)
+    values = [float(p) for p in probabilities]
+    order = sorted(range(len(values)), key=lambda digit: -values[digit])[:ALTERNATIVES]  # stable
+    confidence = round(values[order[0]], 4)
     return ItemResult(
         path=path,
         status="recognized",
-        digit=int(order[0]),
+        digit=order[0],
         confidence=confidence,
         review=confidence < review_below,
-        alternatives=tuple((int(d), round(float(probabilities[d]), 4)) for d in order),
-        glyph=tuple(int(v) for v in np.rint(glyph)),
+        alternatives=tuple((digit, round(values[digit], 4)) for digit in order),
+        glyph=tuple(np.rint(glyph).astype(int).tolist()),
         thumbnail_png=thumbnail_png,
     )
 
@@ -118,9 +119,11 @@ def results_json(items: list[ItemResult], run: RunCounts, model: dict, summary: 
             "failed": summary.failed,
             "by_digit": summary.by_digit,
         },
-        "items": [item_record(item) for item in items],
     }
-    return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+    # One item per line, each through the C encoder: indent= would use the slow pure-Python one.
+    head = ",\n".join(f" {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}" for key, value in document.items())
+    lines = ",\n".join("  " + json.dumps(item_record(item), ensure_ascii=False) for item in items)
+    return "{\n" + head + ',\n "items": [\n' + lines + ("\n" if lines else "") + " ]\n}\n"
 
 
 def csv_safe(value: object) -> str:

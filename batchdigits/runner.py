@@ -12,9 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from batchdigits.decode import decode_image
 from batchdigits.errors import DecodeError
-from batchdigits.glyph import glyph_from_image
 
 MAX_FILE_BYTES = 256 * 1024 * 1024  # no digit image is this big; refuse before reading it
 FILES_PER_TASK = 16  # enough per task to hide process overhead, small enough to stream results
@@ -86,6 +84,10 @@ def process_file(path: Path, known_sha256: str | None = None) -> ProcessedFile:
 
 def process_bytes(data: bytes) -> ProcessedFile:
     """Decode a file's bytes and make its glyph; never raises (bad bytes are a result, not a crash)."""
+    # Imported here: a run with nothing to read never pays for Pillow, scipy and scikit-image.
+    from batchdigits.decode import decode_image
+    from batchdigits.glyph import glyph_from_image
+
     if not data:
         return ProcessedFile("failed", reason="empty file (0 bytes)")
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import sqlite3
 import time
@@ -14,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from batchdigits import __version__
 from batchdigits.atomic import write_atomically
 from batchdigits.discover import FoundFile, display_path, find_images
 from batchdigits.errors import BatchDigitsError, ExitCode, LockedError, OutputFolderError
 from batchdigits.ledger import Entry, Ledger, Stamp, open_ledger, path_key
-from batchdigits.model import LoadedModel, load_model
-from batchdigits.report import build_view, render_report
+from batchdigits.model import LoadedModel, ModelCard, load_model, verify_model
 from batchdigits.results import ItemResult, RunCounts, Summary, recognized_item, results_csv, results_json, summarise
 from batchdigits.runner import FileJob, ProcessedFile, iter_processed
 
@@ -99,9 +100,8 @@ def prepare_output(input_dir: Path, out_dir: Path) -> None:
         raise OutputFolderError(f"cannot write in output folder {out_dir}: permission denied")
 
 
-def model_summary(model: LoadedModel) -> dict:
+def model_summary(card: ModelCard) -> dict:
     """The model block of results.json."""
-    card = model.card
     return {"name": card.name, "sha256": card.sha256, "trained_on": card.trained_on, "sklearn": card.sklearn}
 
 
@@ -204,14 +204,15 @@ def _entry(key: bytes, processed: ProcessedFile, model_sha256: str, probabilitie
     )
 
 
-def current_items(found: list[FoundFile], ledger: Ledger, model_sha256: str, review_below: float) -> list[ItemResult]:
+def current_items(found: list[FoundFile], entries: dict[bytes, Entry], model_sha256: str,
+                  review_below: float) -> list[ItemResult]:
     """The result of every current file the ledger holds (read by this model), in `found` order."""
-    paths = {path_key(item.path): display_path(item.path) for item in found}
     items = []
-    for entry in ledger.entries(paths):
-        if entry.stamp.model != model_sha256:
+    for item in found:
+        entry = entries.get(path_key(item.path))
+        if entry is None or entry.stamp.model != model_sha256:
             continue
-        path = paths[entry.key]
+        path = display_path(item.path)
         if entry.status == "glyph":
             items.append(recognized_item(path, entry.features, entry.probabilities, review_below,
                                          entry.thumbnail_png))
@@ -221,34 +222,60 @@ def current_items(found: list[FoundFile], ledger: Ledger, model_sha256: str, rev
     return items
 
 
+def report_fingerprint(options: ScanOptions, model_sha256: str, found: list[FoundFile],
+                       entries: dict[bytes, Entry]) -> str:
+    """A digest of everything report.html and results.csv show; equal digests mean equal reports."""
+    digest = hashlib.sha256(f"{__version__}|{model_sha256}|{options.review_below}|{report_title(options)}".encode())
+    for item in found:
+        entry = entries.get(path_key(item.path))
+        if entry is not None and entry.stamp.model == model_sha256:
+            digest.update(entry.key + b"\0" + f"{entry.stamp.sha256}|{entry.status}".encode() + b"\0")
+    return digest.hexdigest()
+
+
 def scan(
     options: ScanOptions,
     *,
     on_start: Callable[[int], None] = lambda total: None,
     progress: Callable[[int], None] = lambda done: None,
 ) -> ScanOutcome:
-    """Run one scan as the command-line contract describes, and write the three outputs."""
+    """Run one scan as the command-line contract describes, and write the three outputs.
+
+    The model is unpickled only when there is something to read, and report.html and
+    results.csv are rewritten only when what they show changed: a run with nothing new
+    costs a directory listing, a table scan and results.json.
+    """
     started = now_utc()
     found = find_images(options.input_dir, recursive=options.recursive, exclude=options.out_dir)
     prepare_output(options.input_dir, options.out_dir)
     with output_lock(options.out_dir):
-        model = load_model(options.model_path)
+        card, _ = verify_model(options.model_path)
         notes = []
         with _open_ledger(options.out_dir) as ledger:
             if ledger.recovered_from is not None:
                 notes.append(f"the state file was damaged; moved it to {ledger.recovered_from.name} "
                              "and read every file again")
             ledger.forget_all_but({path_key(item.path) for item in found})
-            plan = plan_run(found, ledger.stamps(), model.card.sha256, full=options.full,
+            plan = plan_run(found, ledger.stamps(), card.sha256, full=options.full,
                             min_age=options.min_age, now=time.time())
             on_start(len(plan.to_read))
-            counts = read_and_record(plan.to_read, model, ledger, jobs=options.jobs,
-                                     processed_at=started, progress=progress)
-            items = current_items(found, ledger, model.card.sha256, options.review_below)
-        summary = summarise(items)
-        run = RunCounts(started=started, processed=counts.decoded, unchanged=plan.unchanged + counts.same,
-                        pending=plan.young + counts.retry, failed=counts.failed)
-        report_path = write_outputs(options, items, summary, run, model_summary(model))
+            counts = ReadCounts()
+            if plan.to_read:
+                counts = read_and_record(plan.to_read, load_model(options.model_path), ledger,
+                                         jobs=options.jobs, processed_at=started, progress=progress)
+            entries = ledger.entries(thumbnails=False)
+            fingerprint = report_fingerprint(options, card.sha256, found, entries)
+            unchanged_report = ledger.get_meta("report") == fingerprint and all(
+                (options.out_dir / name).exists() for name in ("report.html", "results.csv"))
+            if not unchanged_report:
+                entries = ledger.entries(thumbnails=True)
+            items = current_items(found, entries, card.sha256, options.review_below)
+            summary = summarise(items)
+            run = RunCounts(started=started, processed=counts.decoded, unchanged=plan.unchanged + counts.same,
+                            pending=plan.young + counts.retry, failed=counts.failed)
+            report_path = write_outputs(options, items, summary, run, model_summary(card),
+                                        report=not unchanged_report)
+            ledger.set_meta("report", fingerprint)
     exit_code = ExitCode.FILES_FAILED if counts.failed else ExitCode.OK
     return ScanOutcome(report_path=report_path, summary=summary, run=run, exit_code=exit_code,
                        notes=tuple(notes))
@@ -262,16 +289,23 @@ def _open_ledger(out_dir: Path) -> Ledger:
         raise OutputFolderError(f"cannot keep the state file in {out_dir}: {exc}") from None
 
 
+def report_title(options: ScanOptions) -> str:
+    """The report's title: the input folder's name."""
+    return f"Digits in {options.input_dir.resolve().name or options.input_dir}"
+
+
 def write_outputs(options: ScanOptions, items: list[ItemResult], summary: Summary, run: RunCounts,
-                  model: dict) -> Path:
-    """Write results.json, results.csv and report.html atomically; returns the report's path."""
+                  model: dict, *, report: bool = True) -> Path:
+    """Write results.json (and unless `report` is False, results.csv and report.html) atomically."""
     out = options.out_dir
-    title = f"Digits in {options.input_dir.resolve().name or options.input_dir}"
-    view = build_view(items, summary, run, model, options.review_below, title)
     try:
         write_atomically(out / "results.json", results_json(items, run, model, summary).encode("utf-8"))
-        write_atomically(out / "results.csv", results_csv(items).encode("utf-8"))
-        write_atomically(out / "report.html", render_report(view).encode("utf-8"))
+        if report:
+            from batchdigits.report import build_view, render_report  # jinja2 only when the report changes
+
+            view = build_view(items, summary, run, model, options.review_below, report_title(options))
+            write_atomically(out / "results.csv", results_csv(items).encode("utf-8"))
+            write_atomically(out / "report.html", render_report(view).encode("utf-8"))
     except OSError as exc:
         raise OutputFolderError(f"cannot write the report in {out}: {exc.strerror}") from None
     return out / "report.html"

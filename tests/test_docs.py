@@ -26,7 +26,8 @@ def test_readme_install_command_scans_the_samples():
 
 
 def test_readme_documents_every_command_and_exit_code():
-    for command in ("batchdigits scan", "batchdigits train", "batchdigits evaluate", "batchdigits --version"):
+    for command in ("batchdigits scan", "batchdigits watch", "batchdigits train", "batchdigits evaluate",
+                    "batchdigits --version"):
         assert command in README
     for code in ("0", "1", "2", "3", "75"):
         assert re.search(rf"^\|\s*`?{code}`?\s*\|", README, re.M), f"exit code {code} undocumented"
@@ -42,3 +43,11 @@ def test_samples_script_draws_the_bundled_samples(tmp_path):
     bundled = {path.relative_to(REPO / "samples").as_posix() for path in (REPO / "samples").rglob("*")
                if path.is_file() and path.suffix != ".py" and "__pycache__" not in path.parts}
     assert written == bundled and len(written) >= 20
+
+
+def test_readme_shows_a_cron_line_and_a_systemd_timer_that_the_cli_accepts(cli):
+    cron = re.search(r"^\*/5 \* \* \* \* (batchdigits scan .*)$", README, re.M)
+    assert cron and "[Timer]" in README and "[Service]" in README
+    arguments = cron.group(1).split()[1:]
+    help_text = cli(*arguments[:1], "--help").stdout
+    assert all(option in help_text for option in arguments if option.startswith("-"))

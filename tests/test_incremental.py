@@ -295,3 +295,31 @@ def test_watch_scans_until_interrupted(inbox, tmp_path):
     assert process.returncode == 0
     assert "Traceback" not in stderr and "stopped" in stderr
     assert stdout.count("report.html") == 2  # one line per pass that read something
+
+
+_MODULES_AFTER = """
+import sys
+from batchdigits.cli import main
+sys.argv = ["batchdigits", *sys.argv[1:]]
+try:
+    main()
+finally:
+    heavy = sorted(name for name in ("sklearn", "skimage", "scipy", "PIL", "jinja2") if name in sys.modules)
+    print("imported:", ",".join(heavy), file=sys.stderr)
+"""
+
+
+def test_a_run_with_nothing_new_only_lists_files_and_keeps_the_report(inbox, tmp_path):
+    out = tmp_path / "out"
+    scan(inbox, out)
+    report = out / "report.html"
+    before = (report.stat().st_mtime_ns, report.read_bytes())
+    result = subprocess.run([sys.executable, "-c", _MODULES_AFTER, "scan", str(inbox), "-o", str(out), "-q"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout == ""
+    assert result.stderr.strip() == "imported:"  # no model unpickled, no image decoded, no template rendered
+    assert (report.stat().st_mtime_ns, report.read_bytes()) == before
+    document = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert (document["run"]["processed"], document["run"]["unchanged"]) == (0, 6)
+    _, relabelled = scan(inbox, out, "--review-below", "0.999")  # what the report shows changed
+    assert relabelled["summary"]["review"] == 6 and report.read_bytes() != before[1]
