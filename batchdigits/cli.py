@@ -78,7 +78,7 @@ QuietOption = Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing 
 
 
 def _scan_options(input_dir: Path, out: Path, model: Optional[Path], min_age: float, review_below: Optional[float],
-                  jobs: Optional[int], full: bool, no_recursive: bool):
+                  jobs: Optional[int], full: bool, no_recursive: bool, labels: Optional[Path] = None):
     """ScanOptions from the command line, defaults filled in."""
     from batchdigits.resources import bundled_model_path
     from batchdigits.runner import default_jobs
@@ -93,6 +93,7 @@ def _scan_options(input_dir: Path, out: Path, model: Optional[Path], min_age: fl
         jobs=jobs or default_jobs(),
         recursive=not no_recursive,
         full=full,
+        labels_file=labels,
     )
 
 
@@ -123,6 +124,7 @@ def scan(
     jobs: JobsOption = None,
     full: FullOption = False,
     no_recursive: NoRecursiveOption = False,
+    labels: Annotated[Optional[Path], typer.Option("--labels", help="CSV of path,digit lines: known answers, to show accuracy and a confusion matrix (folders named 0..9 count too).", show_default=False)] = None,
     open_report: Annotated[bool, typer.Option("--open", help="Open the report in the web browser when done.")] = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -133,7 +135,7 @@ def scan(
     """
     from batchdigits.scan import scan as run_scan
 
-    options = _scan_options(input_dir, out, model, min_age, review_below, jobs, full, no_recursive)
+    options = _scan_options(input_dir, out, model, min_age, review_below, jobs, full, no_recursive, labels)
     progress = _Progress(enabled=not quiet and sys.stderr.isatty())
     with progress:
         outcome = _run_core(lambda: run_scan(options, on_start=progress.start, progress=progress.advance))

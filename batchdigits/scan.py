@@ -19,6 +19,7 @@ from batchdigits import __version__
 from batchdigits.atomic import write_atomically
 from batchdigits.discover import FoundFile, display_path, find_images
 from batchdigits.errors import BatchDigitsError, ExitCode, LockedError, OutputFolderError
+from batchdigits.labels import item_labels, read_labels_file
 from batchdigits.ledger import Entry, Ledger, Stamp, open_ledger, path_key
 from batchdigits.model import LoadedModel, ModelCard, load_model, verify_model
 from batchdigits.results import ItemResult, RunCounts, Summary, recognized_item, results_csv, results_json, summarise
@@ -48,6 +49,7 @@ class ScanOptions:
     jobs: int = 1
     recursive: bool = True
     full: bool = False
+    labels_file: Path | None = None  # CSV of path,digit: known answers for the report's accuracy
 
 
 @dataclass(frozen=True)
@@ -223,9 +225,10 @@ def current_items(found: list[FoundFile], entries: dict[bytes, Entry], model_sha
 
 
 def report_fingerprint(options: ScanOptions, model_sha256: str, found: list[FoundFile],
-                       entries: dict[bytes, Entry]) -> str:
+                       entries: dict[bytes, Entry], labels: dict[str, int] | None) -> str:
     """A digest of everything report.html and results.csv show; equal digests mean equal reports."""
-    digest = hashlib.sha256(f"{__version__}|{model_sha256}|{options.review_below}|{report_title(options)}".encode())
+    known = sorted((labels or {}).items())
+    digest = hashlib.sha256(f"{__version__}|{model_sha256}|{options.review_below}|{report_title(options)}|{known}".encode())
     for item in found:
         entry = entries.get(path_key(item.path))
         if entry is not None and entry.stamp.model == model_sha256:
@@ -246,6 +249,7 @@ def scan(
     costs a directory listing, a table scan and results.json.
     """
     started = now_utc()
+    labels = read_labels_file(options.labels_file) if options.labels_file is not None else None
     found = find_images(options.input_dir, recursive=options.recursive, exclude=options.out_dir)
     prepare_output(options.input_dir, options.out_dir)
     with output_lock(options.out_dir):
@@ -264,7 +268,7 @@ def scan(
                 counts = read_and_record(plan.to_read, load_model(options.model_path), ledger,
                                          jobs=options.jobs, processed_at=started, progress=progress)
             entries = ledger.entries(thumbnails=False)
-            fingerprint = report_fingerprint(options, card.sha256, found, entries)
+            fingerprint = report_fingerprint(options, card.sha256, found, entries, labels)
             unchanged_report = ledger.get_meta("report") == fingerprint and all(
                 (options.out_dir / name).exists() for name in ("report.html", "results.csv"))
             if not unchanged_report:
@@ -274,7 +278,7 @@ def scan(
             run = RunCounts(started=started, processed=counts.decoded, unchanged=plan.unchanged + counts.same,
                             pending=plan.young + counts.retry, failed=counts.failed)
             report_path = write_outputs(options, items, summary, run, model_summary(card),
-                                        report=not unchanged_report)
+                                        report=not unchanged_report, labels=labels)
             ledger.set_meta("report", fingerprint)
     exit_code = ExitCode.FILES_FAILED if counts.failed else ExitCode.OK
     return ScanOutcome(report_path=report_path, summary=summary, run=run, exit_code=exit_code,
@@ -295,17 +299,30 @@ def report_title(options: ScanOptions) -> str:
 
 
 def write_outputs(options: ScanOptions, items: list[ItemResult], summary: Summary, run: RunCounts,
-                  model: dict, *, report: bool = True) -> Path:
-    """Write results.json (and unless `report` is False, results.csv and report.html) atomically."""
+                  model: dict, *, report: bool = True, labels: dict[str, int] | None = None) -> Path:
+    """Write results.json (and unless `report` is False, results.csv and the report pages) atomically."""
     out = options.out_dir
     try:
         write_atomically(out / "results.json", results_json(items, run, model, summary).encode("utf-8"))
         if report:
-            from batchdigits.report import build_view, render_report  # jinja2 only when the report changes
+            from batchdigits.report import build_views, page_name, render_report  # jinja2 only when needed
 
-            view = build_view(items, summary, run, model, options.review_below, report_title(options))
+            truths = item_labels([item.path for item in items], labels)
+            views = build_views(items, summary, run, model, options.review_below, report_title(options),
+                                truths if any(truth is not None for truth in truths) else None)
             write_atomically(out / "results.csv", results_csv(items).encode("utf-8"))
-            write_atomically(out / "report.html", render_report(view).encode("utf-8"))
+            # Later pages first, so that report.html never links to a page that is not there yet.
+            for number, view in reversed(list(enumerate(views, 1))):
+                write_atomically(out / page_name(number), render_report(view).encode("utf-8"))
+            _remove_stale_pages(out, len(views))
     except OSError as exc:
         raise OutputFolderError(f"cannot write the report in {out}: {exc.strerror}") from None
     return out / "report.html"
+
+
+def _remove_stale_pages(out: Path, pages: int) -> None:
+    """Delete report-N.html pages left by an earlier, longer report."""
+    for path in out.glob("report-*.html"):
+        number = path.stem.removeprefix("report-")
+        if number.isdigit() and int(number) > pages:
+            path.unlink(missing_ok=True)

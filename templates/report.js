@@ -10,6 +10,8 @@
   const sortSelect = document.getElementById("sort");
   const shown = document.getElementById("shown");
   const empty = document.getElementById("empty");
+  const cellFilter = document.getElementById("cell-filter");
+  let order = "name"; // rows are rendered in natural name order
 
   function readState() {
     const params = new URLSearchParams(location.hash.slice(1));
@@ -18,6 +20,8 @@
       digit: params.get("digit") || "",
       q: params.get("q") || "",
       sort: params.get("sort") || "name",
+      truth: params.get("truth") || "",
+      predicted: params.get("predicted") || "",
     };
   }
 
@@ -27,19 +31,27 @@
     if (state.digit) params.set("digit", state.digit);
     if (state.q) params.set("q", state.q);
     if (state.sort !== "name") params.set("sort", state.sort);
+    if (state.truth) params.set("truth", state.truth);
+    if (state.predicted) params.set("predicted", state.predicted);
     const hash = params.toString();
     history.replaceState(null, "", hash ? "#" + hash : location.pathname + location.search);
   }
 
   function currentState() {
     const checked = statusInputs.find((input) => input.checked);
-    return { status: checked ? checked.value : "all", digit: digitSelect.value, q: nameInput.value.trim().toLowerCase(), sort: sortSelect.value };
+    const cell = readState(); // a confusion-matrix cell stays selected until "show all"
+    return { status: checked ? checked.value : "all", digit: digitSelect.value, q: nameInput.value.trim().toLowerCase(),
+             sort: sortSelect.value, truth: cell.truth, predicted: cell.predicted };
   }
 
   function matches(row, state) {
     const status = row.dataset.status;
     if (state.status === "review" && row.dataset.review !== "yes") return false;
-    if (state.status !== "all" && state.status !== "review" && status !== state.status) return false;
+    if (state.status === "wrong" && row.dataset.wrong !== "yes") return false;
+    if (!["all", "review", "wrong"].includes(state.status) && status !== state.status) return false;
+    if (state.truth !== "" && row.dataset.truth !== state.truth) return false;
+    if (state.predicted === "none" && status === "recognized") return false;
+    if (state.predicted !== "" && state.predicted !== "none" && (status !== "recognized" || row.dataset.digit !== state.predicted)) return false;
     if (state.digit !== "" && row.dataset.digit !== state.digit) return false;
     if (state.q && !row.dataset.name.includes(state.q)) return false;
     return true;
@@ -66,10 +78,15 @@
       row.hidden = !show;
       if (show) visible += 1;
     }
-    const ordered = rows.slice().sort(compare(state.sort));
-    const fragment = document.createDocumentFragment();
-    for (const row of ordered) fragment.appendChild(row);
-    body.appendChild(fragment);
+    if (state.sort !== order) { // moving thousands of rows costs a layout: only when the order changes
+      const ordered = rows.slice().sort(compare(state.sort));
+      const fragment = document.createDocumentFragment();
+      for (const row of ordered) fragment.appendChild(row);
+      body.appendChild(fragment);
+      order = state.sort;
+    }
+    cellFilter.hidden = state.truth === "" && state.predicted === "";
+    cellFilter.firstElementChild.textContent = "Known digit " + (state.truth || "any") + ", read as " + (state.predicted || "any") + ".";
     shown.textContent = "Showing " + visible + " of " + rows.length;
     empty.hidden = visible !== 0 || rows.length === 0;
   }

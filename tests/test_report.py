@@ -102,3 +102,48 @@ def test_csv_neutralises_formulas():
     assert csv_safe("plain.png") == "plain.png" and csv_safe(None) == "" and csv_safe(7) == "7"
     text = results_csv(items_for(HOSTILE))
     assert "\n'=cmd|" in text
+
+
+def test_known_digits_give_accuracy_a_confusion_matrix_and_wrong_marks():
+    from batchdigits.labels import item_labels
+
+    items = items_for(["7/a.png", "7/b.png", "1/c.png"])  # every drawing reads as 7
+    truths = item_labels([item.path for item in items], {"blank.png": 4})
+    assert truths == [7, 7, 1, 4, None]
+    view = build_view(items, summarise(items), RunCounts(started="t"), MODEL, 0.9, "x", truths)
+    assert (view.accuracy.labelled, view.accuracy.correct, view.accuracy.percent) == (4, 2, 50.0)
+    assert view.accuracy.matrix[1][7].count == 1 and view.accuracy.matrix[4][10].predicted == "none"
+    assert [row.wrong for row in view.rows] == [False, False, True, True, False]
+    html = render_report(view)
+    assert 'href="#truth=1&amp;predicted=7"' in html and "Accuracy 50.0%" in html
+    assert html.count('class="wrongmark"') == 2
+
+
+def test_labels_file_is_read_and_a_bad_line_is_a_usage_error(tmp_path):
+    import pytest
+
+    from batchdigits.errors import ExitCode
+    from batchdigits.labels import LabelsFileError, read_labels_file
+
+    good = tmp_path / "labels.csv"
+    good.write_text("path,digit\nscan_1.png,3\n\"a,b.png\",0\n", encoding="utf-8")
+    assert read_labels_file(good) == {"scan_1.png": 3, "a,b.png": 0}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("scan_1.png,3\nscan_2.png,12\n", encoding="utf-8")
+    with pytest.raises(LabelsFileError, match="line 2") as caught:
+        read_labels_file(bad)
+    assert caught.value.exit_code == ExitCode.USAGE
+
+
+def test_a_report_past_the_page_budget_splits_into_linked_pages():
+    from batchdigits.report import build_views, page_name
+
+    items = items_for([f"scan_{n}.png" for n in range(5)])  # 7 rows
+    views = build_views(items, summarise(items), RunCounts(started="t"), MODEL, 0.9, "x", page_rows=3)
+    assert [len(view.rows) for view in views] == [3, 3, 1]
+    assert [row.index for view in views for row in view.rows] == list(range(7))
+    assert all(view.summary.files == 7 for view in views)
+    assert [page.href for page in views[1].pages] == ["report.html", "report-2.html", "report-3.html"]
+    assert [page.current for page in views[1].pages] == [False, True, False]
+    assert page_name(1) == "report.html"
+    assert 'href="report-3.html"' in render_report(views[0])

@@ -206,3 +206,19 @@ def test_hostile_file_names_are_classified_and_escaped(tmp_path, cli):
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "<svg onload" not in html and "<img src=x" not in html
     assert "&lt;svg onload=alert(1)&gt;.png" in html
+
+
+def test_labels_file_adds_accuracy_and_a_bad_one_exits_two(tmp_path, cli):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    digit_image(4, size=100, width=6).save(folder / "scan_1.png")
+    digit_image(7, size=100, width=6).save(folder / "scan_2.png")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("scan_1.png,4\nscan_2.png,1\n", encoding="utf-8")
+    result = cli("scan", str(folder), "-o", str(tmp_path / "out"), "--labels", str(labels))
+    assert result.returncode == 0, result.stderr
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "Accuracy 50.0%" in html and "the known digit is 1" in html
+    labels.write_text("path,digit\nscan_1.png,four\n", encoding="utf-8")
+    result = cli("scan", str(folder), "-o", str(tmp_path / "out"), "--labels", str(labels))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1

@@ -1,0 +1,46 @@
+"""Known answers for a scan: from folders named 0..9, or from a labels file, to measure the report's accuracy."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from batchdigits.errors import BatchDigitsError, ExitCode
+
+
+class LabelsFileError(BatchDigitsError):
+    """The --labels file cannot be read or has a line that is not `path,digit` (exit 2)."""
+
+    exit_code = ExitCode.USAGE
+
+
+def folder_label(path: str) -> int | None:
+    """The digit a file is filed under: its folder's name when that is one of 0..9, else None."""
+    parts = path.split("/")
+    if len(parts) >= 2 and len(parts[-2]) == 1 and parts[-2].isdigit():
+        return int(parts[-2])
+    return None
+
+
+def read_labels_file(path: Path) -> dict[str, int]:
+    """A CSV of `path,digit` lines (paths as results.json shows them; a header line is allowed)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LabelsFileError(f"cannot read labels file {path}: {exc}") from None
+    labels: dict[str, int] = {}
+    for number, row in enumerate(csv.reader(text.splitlines()), 1):
+        if not row or not "".join(row).strip():
+            continue
+        if len(row) != 2 or row[1].strip() not in tuple("0123456789"):
+            if number == 1 and len(row) == 2:
+                continue  # a header such as "path,digit"
+            raise LabelsFileError(f"labels file {path}, line {number}: expected `path,digit` with a digit 0-9")
+        labels[row[0].strip()] = int(row[1].strip())
+    return labels
+
+
+def item_labels(paths: list[str], labels_file: dict[str, int] | None) -> list[int | None]:
+    """The known digit of each path: the labels file first, then a 0..9 folder; None if unknown."""
+    mapping = labels_file or {}
+    return [mapping.get(path, folder_label(path)) for path in paths]

@@ -1,0 +1,146 @@
+"""The report in a real browser (Debian's Chromium driven by Playwright): loads cleanly, filters, confusion clicks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from drawing import digit_image
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def _require_browser():
+    """Playwright and a Chromium executable, or a skip (a failure where CI demands the browser)."""
+    executable = _chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    if executable is None or sync_playwright is None:
+        message = "browser tests need Chromium and the playwright package (`.ci/run` installs them)"
+        if os.environ.get("BATCHDIGITS_REQUIRE_BROWSER"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return executable, sync_playwright
+
+
+@pytest.fixture(scope="module")
+def labelled_report(tmp_path_factory):
+    """A scanned labelled folder (two drawings per digit, one broken file, one blank page)."""
+    from conftest import run_cli
+
+    root = tmp_path_factory.mktemp("browser")
+    folder = root / "labelled"
+    for digit in range(10):
+        for copy in range(2):
+            path = folder / str(digit) / f"d{digit}_{copy}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            digit_image(digit, size=120, width=7, seed=copy + 3).save(path)
+    (folder / "broken.png").write_bytes(b"not a picture")
+    digit_image(0, size=120).point(lambda v: 255).save(folder / "blank.png")
+    result = run_cli("scan", str(folder), "-o", str(root / "report"))
+    assert result.returncode == 1, result.stderr
+    return root / "report" / "report.html"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable, sync_playwright = _require_browser()
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=executable,
+                                              args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        yield instance
+        instance.close()
+
+
+def _open(browser, report, **context):
+    page = browser.new_page(viewport={"width": 1280, "height": 1000}, **context)
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(f"{message.type}: {message.text}")
+            if message.type in ("error", "warning") else None)
+    page.on("pageerror", lambda error: problems.append(f"pageerror: {error}"))
+    page.on("request", lambda request: problems.append(f"request: {request.url}")
+            if not request.url.startswith(("file:", "data:")) else None)
+    page.goto(report.as_uri(), wait_until="load")
+    return page, problems
+
+
+def _visible_rows(page) -> list[dict]:
+    return page.evaluate(
+        "Array.from(document.querySelectorAll('#results tbody tr')).filter(r => !r.hidden)"
+        ".map(r => ({status: r.dataset.status, digit: r.dataset.digit, truth: r.dataset.truth}))"
+    )
+
+
+def test_report_loads_without_console_errors_or_network_and_a_screenshot_is_taken(browser, labelled_report, tmp_path):
+    page, problems = _open(browser, labelled_report)
+    assert page.locator("#shown").inner_text() == "Showing 22 of 22"
+    assert "Accuracy" in page.locator(".accuracy h2").inner_text()
+    shot = tmp_path / "report.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 20_000
+    page.close()
+    assert problems == []
+
+
+def test_status_and_digit_filters_hide_the_right_rows_and_keep_state_in_the_url(browser, labelled_report):
+    page, problems = _open(browser, labelled_report)
+    page.get_by_label("Failed").check()
+    assert [row["status"] for row in _visible_rows(page)] == ["failed"]
+    assert "status=failed" in page.url
+    page.get_by_label("All").check()
+    page.select_option("#digit-filter", "7")
+    rows = _visible_rows(page)
+    assert rows and all(row["digit"] == "7" for row in rows)
+    assert page.locator("#shown").inner_text() == f"Showing {len(rows)} of 22"
+    page.fill("#name-filter", "no such name")
+    page.locator("#empty").wait_for(state="visible")  # after the filter's debounce
+    reloaded, _ = _open(browser, labelled_report)
+    reloaded.goto(page.url)
+    reloaded.reload()
+    assert reloaded.locator("#digit-filter").input_value() == "7"
+    page.close()
+    reloaded.close()
+    assert problems == []
+
+
+def test_a_confusion_matrix_click_filters_to_that_cell(browser, labelled_report):
+    page, problems = _open(browser, labelled_report)
+    cell = page.locator(".confusion td.diag a").first
+    cell.click()
+    rows = _visible_rows(page)
+    assert len(rows) == int(cell.inner_text()) > 0
+    assert all(row["truth"] == row["digit"] == "0" for row in rows)
+    assert not page.locator("#cell-filter").is_hidden()
+    page.locator("#cell-filter a").click()
+    assert len(_visible_rows(page)) == 22
+    page.close()
+    assert problems == []
+
+
+def test_every_row_is_there_with_javascript_off(browser, labelled_report):
+    page, _ = _open(browser, labelled_report, java_script_enabled=False)
+    assert page.locator("#results tbody tr").count() == 22
+    assert page.locator("#results tbody tr:visible").count() == 22
+    page.close()
+
+
+def test_controls_are_labelled_and_reachable_by_keyboard(browser, labelled_report):
+    page, _ = _open(browser, labelled_report)
+    reached = set()
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        reached.add(page.evaluate("document.activeElement.id || document.activeElement.name || ''"))
+    assert {"status", "digit-filter", "name-filter", "sort"} <= reached
+    for control in ("#digit-filter", "#name-filter", "#sort"):
+        assert page.locator(control).evaluate("element => element.labels.length") == 1
+    page.close()
