@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from batchdigits.errors import DecodeError
 
@@ -17,16 +17,28 @@ ALLOWED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP")
 # A cap far above any scan (an A4 page at 600 dpi is ~35 Mpx) but far below a bomb.
 MAX_PIXELS = 64_000_000
 # Work is done at this long side at most: enough for thin strokes, cheap for 3000 px scans.
-WORKING_SIDE = 512
+WORKING_SIDE = 256
 THUMBNAIL_SIDE = 96
+EXIF_ORIENTATION = 0x0112
+# What a viewer does to show a picture stored under each EXIF orientation upright (as ImageOps.exif_transpose).
+UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+THUMBNAIL_PNG_BUDGET = 3000  # bytes
 
 
 @dataclass(frozen=True)
 class DecodedImage:
-    """A decoded picture: `rgb` is (H, W, 3) float32 in [0, 1]; `thumbnail_png` is PNG bytes."""
+    """A decoded picture: `rgb` is (H, W, 3) float32 in [0, 1]; `thumbnail` is PNG or JPEG bytes."""
 
     rgb: np.ndarray
-    thumbnail_png: bytes
+    thumbnail: bytes
     original_size: tuple[int, int]
 
 
@@ -50,8 +62,10 @@ def decode_image(source: Path | bytes) -> DecodedImage:
                     # Let libjpeg decode at a reduced scale instead of decoding and shrinking.
                     image.draft("RGB", (WORKING_SIDE, WORKING_SIDE))
                 image.load()
-                upright = ImageOps.exif_transpose(image)
-                rgb = _to_rgb_float(_shrink(upright))
+                orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+                small = _shrink(image)  # shrink first: turning a small picture upright is cheaper
+                upright = small.transpose(UPRIGHT[orientation]) if orientation in UPRIGHT else small
+                rgb = _to_rgb_float(upright)
         except DecodeError:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -62,7 +76,7 @@ def decode_image(source: Path | bytes) -> DecodedImage:
             raise  # not the image's fault: the caller retries on a later run
         except (OSError, ValueError, SyntaxError, EOFError, MemoryError, TypeError, IndexError) as exc:
             raise DecodeError(f"corrupt or truncated image ({_short(exc)})") from None
-    return DecodedImage(rgb=rgb, thumbnail_png=_thumbnail(rgb), original_size=original_size)
+    return DecodedImage(rgb=rgb, thumbnail=_thumbnail(rgb), original_size=original_size)
 
 
 def _short(exc: BaseException) -> str:
@@ -96,8 +110,7 @@ def _to_rgb_float(image: Image.Image) -> np.ndarray:
         mode in ("P", "L", "RGB") and "transparency" in image.info
     )
     if has_alpha:
-        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
-        return _composite(rgba)
+        return _composite(image.convert("RGBA"))
     return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
 
 
@@ -115,21 +128,39 @@ def _full_scale(mode: str, values: np.ndarray) -> float:
     return max(peak, 1.0)
 
 
-def _composite(rgba: np.ndarray) -> np.ndarray:
-    """Composite (H, W, 4) RGBA in [0, 1] onto white, or onto black if that is what shows the ink."""
-    alpha = rgba[:, :, 3:4]
-    on_white = rgba[:, :, :3] * alpha + (1.0 - alpha)
-    on_black = rgba[:, :, :3] * alpha
+def _composite(rgba: Image.Image) -> np.ndarray:
+    """An RGBA picture on white, or on black if that is what shows the ink -> (H, W, 3) float32 in [0, 1]."""
+    on_white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    on_white.alpha_composite(rgba)
+    on_black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+    on_black.alpha_composite(rgba)
     # White ink on a clear background vanishes on white; keep whichever shows more contrast.
-    if np.ptp(on_black) > np.ptp(on_white) + 0.25:
-        return on_black.astype(np.float32)
-    return on_white.astype(np.float32)
+    if _spread(on_black) > _spread(on_white) + 64:
+        chosen = on_black
+    else:
+        chosen = on_white
+    return np.asarray(chosen.convert("RGB"), dtype=np.float32) / 255.0
+
+
+def _spread(image: Image.Image) -> int:
+    """The widest range of any colour channel of an RGBA picture (alpha ignored), 0..255."""
+    return max(high - low for low, high in image.getextrema()[:3])
 
 
 def _thumbnail(rgb: np.ndarray) -> bytes:
-    """A small PNG (long side THUMBNAIL_SIDE at most, aspect kept) re-encoded from decoded pixels."""
+    """A small image (long side THUMBNAIL_SIDE at most, aspect kept) re-encoded from decoded pixels.
+
+    PNG keeps drawings crisp and small; a photo's PNG is large, so past THUMBNAIL_PNG_BUDGET bytes
+    the smaller of PNG and JPEG is kept (the report stays near 3 KB per image).
+    """
     image = Image.fromarray((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8), "RGB")
     image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BOX)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=False)
-    return buffer.getvalue()
+    if max(high - low for low, high in image.convert("YCbCr").getextrema()[1:]) <= 6:
+        image = image.convert("L")  # no colour to speak of: one channel is a third of the bytes
+    png = io.BytesIO()
+    image.save(png, format="PNG")
+    if png.tell() <= THUMBNAIL_PNG_BUDGET:
+        return png.getvalue()
+    jpeg = io.BytesIO()
+    image.save(jpeg, format="JPEG", quality=80)
+    return min(png.getvalue(), jpeg.getvalue(), key=len)

@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS files (
     features BLOB,              -- (64,) uint8, 0..16: the glyph the model saw
     probabilities BLOB,         -- (10,) float64: the model's calibrated probabilities
     reason TEXT,
-    thumbnail BLOB,             -- PNG
+    thumbnail BLOB,             -- PNG or JPEG
     processed_at TEXT NOT NULL  -- ISO 8601 UTC
 );
 """
@@ -57,7 +57,7 @@ class Entry:
     features: np.ndarray | None
     probabilities: np.ndarray | None
     reason: str | None
-    thumbnail_png: bytes | None
+    thumbnail: bytes | None
 
 
 def path_key(relative: str) -> bytes:
@@ -96,7 +96,7 @@ class Ledger:
                 entry.status,
                 None if entry.features is None else np.rint(entry.features).astype(np.uint8).tobytes(),
                 None if entry.probabilities is None else np.asarray(entry.probabilities, np.float64).tobytes(),
-                entry.reason, entry.thumbnail_png, processed_at,
+                entry.reason, entry.thumbnail, processed_at,
             )
             for entry in entries
         ]
@@ -140,7 +140,7 @@ def _entry(row: tuple) -> Entry:
     return Entry(
         key=bytes(row[0]), stamp=Stamp(row[1], row[2], row[3], row[4]), status=row[5],
         features=features, probabilities=probabilities, reason=row[8],
-        thumbnail_png=None if row[9] is None else bytes(row[9]),
+        thumbnail=None if row[9] is None else bytes(row[9]),
     )
 
 

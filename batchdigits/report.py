@@ -101,9 +101,10 @@ class ReportView:
     total_rows: int = 0
 
 
-def png_data_uri(png: bytes) -> str:
-    """PNG bytes as a data: URI (thumbnails are re-encoded by Pillow, never the user's bytes)."""
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+def image_data_uri(data: bytes) -> str:
+    """PNG or JPEG bytes as a data: URI (thumbnails are re-encoded by Pillow, never the user's bytes)."""
+    kind = "png" if data.startswith(b"\x89PNG") else "jpeg"
+    return f"data:image/{kind};base64," + base64.b64encode(data).decode("ascii")
 
 
 def glyph_png(glyph: tuple[int, ...]) -> bytes:
@@ -138,8 +139,8 @@ def item_rows(items: list[ItemResult], truths: list[int | None] | None = None) -
                 alternatives_text=alternatives_text(item),
                 review=item.review,
                 reason=item.reason,
-                thumbnail_uri=png_data_uri(item.thumbnail_png) if item.thumbnail_png else None,
-                glyph_uri=png_data_uri(glyph_png(item.glyph)) if item.glyph else None,
+                thumbnail_uri=image_data_uri(item.thumbnail) if item.thumbnail else None,
+                glyph_uri=image_data_uri(glyph_png(item.glyph)) if item.glyph else None,
                 truth=truth,
                 wrong=truth is not None and item.digit != truth,
             )

@@ -28,7 +28,7 @@ class ItemResult:
     alternatives: tuple[tuple[int, float], ...] = ()
     reason: str | None = None
     glyph: tuple[int, ...] | None = None
-    thumbnail_png: bytes | None = None
+    thumbnail: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class Summary:
 
 
 def recognized_item(path: str, glyph: np.ndarray, probabilities: np.ndarray, review_below: float,
-                    thumbnail_png: bytes | None) -> ItemResult:
+                    thumbnail: bytes | None) -> ItemResult:
     """An item for a glyph and its (10,) probabilities: top digit, confidence, top alternatives."""
     values = [float(p) for p in probabilities]
     order = sorted(range(len(values)), key=lambda digit: -values[digit])[:ALTERNATIVES]  # stable
@@ -68,7 +68,7 @@ def recognized_item(path: str, glyph: np.ndarray, probabilities: np.ndarray, rev
         review=confidence < review_below,
         alternatives=tuple((digit, round(values[digit], 4)) for digit in order),
         glyph=tuple(np.rint(glyph).astype(int).tolist()),
-        thumbnail_png=thumbnail_png,
+        thumbnail=thumbnail,
     )
 
 

@@ -31,7 +31,7 @@ class ProcessedFile:
 
     outcome: str
     features: np.ndarray | None = None
-    thumbnail_png: bytes | None = None
+    thumbnail: bytes | None = None
     reason: str | None = None
     sha256: str | None = None
     size: int = 0
@@ -99,11 +99,11 @@ def process_bytes(data: bytes) -> ProcessedFile:
     try:
         glyph = glyph_from_image(decoded.rgb)
     except Exception as exc:
-        return ProcessedFile("failed", thumbnail_png=decoded.thumbnail_png,
+        return ProcessedFile("failed", thumbnail=decoded.thumbnail,
                              reason=f"cannot find the digit ({type(exc).__name__})")
     if glyph.features is None:
-        return ProcessedFile("no_digit", thumbnail_png=decoded.thumbnail_png, reason=glyph.reason)
-    return ProcessedFile("glyph", features=glyph.features, thumbnail_png=decoded.thumbnail_png)
+        return ProcessedFile("no_digit", thumbnail=decoded.thumbnail, reason=glyph.reason)
+    return ProcessedFile("glyph", features=glyph.features, thumbnail=decoded.thumbnail)
 
 
 def _process_many(jobs: Sequence[FileJob]) -> list[ProcessedFile]:
@@ -129,6 +129,14 @@ def iter_processed(
     for start, batch in zip(starts, results):
         for offset, processed in enumerate(batch):
             yield start + offset, processed
+    _stop_idle_workers()
+
+
+def _stop_idle_workers() -> None:
+    """End joblib's reusable worker processes: idle, they would hold memory while the report renders."""
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)
 
 
 def labelled_features(folder: Path, *, jobs: int) -> tuple[np.ndarray, np.ndarray]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import os
 import sqlite3
@@ -18,7 +19,7 @@ import numpy as np
 from batchdigits import __version__
 from batchdigits.atomic import write_atomically
 from batchdigits.discover import FoundFile, display_path, find_images
-from batchdigits.errors import BatchDigitsError, ExitCode, LockedError, OutputFolderError
+from batchdigits.errors import BatchDigitsError, ExitCode, LockedError, ModelError, OutputFolderError
 from batchdigits.labels import item_labels, read_labels_file
 from batchdigits.ledger import Entry, Ledger, Stamp, open_ledger, path_key
 from batchdigits.model import LoadedModel, ModelCard, load_model, verify_model
@@ -146,14 +147,18 @@ class ReadCounts:
 
 def read_and_record(
     to_read: list[tuple[FoundFile, str | None]],
-    model: LoadedModel,
+    load_model_once: Callable[[], LoadedModel],
     ledger: Ledger,
     *,
+    model_sha256: str,
     jobs: int,
     processed_at: str,
     progress: Callable[[int], None],
 ) -> ReadCounts:
-    """Read, decode and classify files, committing results to the ledger batch by batch."""
+    """Read, decode and classify files, committing results to the ledger batch by batch.
+
+    The model is loaded at the first batch, while the worker processes are already decoding.
+    """
     counts = ReadCounts()
     glyphs: list[tuple[bytes, ProcessedFile]] = []
     others: list[Entry] = []
@@ -162,9 +167,10 @@ def read_and_record(
     def commit() -> None:
         entries = list(others)
         if glyphs:
+            model = load_model_once()
             features = np.array([processed.features for _, processed in glyphs])
             for (key, processed), probabilities in zip(glyphs, model.probabilities(features)):
-                entries.append(_entry(key, processed, model.card.sha256, probabilities))
+                entries.append(_entry(key, processed, model_sha256, probabilities))
         ledger.record(entries, processed_at)
         ledger.restamp(restamps)
         glyphs.clear()
@@ -185,7 +191,7 @@ def read_and_record(
             if processed.outcome == "glyph":
                 glyphs.append((key, processed))
             else:
-                others.append(_entry(key, processed, model.card.sha256, None))
+                others.append(_entry(key, processed, model_sha256, None))
         if len(glyphs) + len(others) + len(restamps) >= CLASSIFY_BATCH:
             commit()
         progress(done)
@@ -202,7 +208,7 @@ def _entry(key: bytes, processed: ProcessedFile, model_sha256: str, probabilitie
         features=processed.features,
         probabilities=probabilities,
         reason=processed.reason,
-        thumbnail_png=processed.thumbnail_png,
+        thumbnail=processed.thumbnail,
     )
 
 
@@ -217,10 +223,10 @@ def current_items(found: list[FoundFile], entries: dict[bytes, Entry], model_sha
         path = display_path(item.path)
         if entry.status == "glyph":
             items.append(recognized_item(path, entry.features, entry.probabilities, review_below,
-                                         entry.thumbnail_png))
+                                         entry.thumbnail))
         else:
             items.append(ItemResult(path=path, status=entry.status, reason=entry.reason,
-                                    thumbnail_png=entry.thumbnail_png))
+                                    thumbnail=entry.thumbnail))
     return items
 
 
@@ -265,8 +271,9 @@ def scan(
             on_start(len(plan.to_read))
             counts = ReadCounts()
             if plan.to_read:
-                counts = read_and_record(plan.to_read, load_model(options.model_path), ledger,
-                                         jobs=options.jobs, processed_at=started, progress=progress)
+                counts = read_and_record(plan.to_read, functools.cache(lambda: _load_same_model(options.model_path, card)),
+                                         ledger, model_sha256=card.sha256, jobs=options.jobs,
+                                         processed_at=started, progress=progress)
             entries = ledger.entries(thumbnails=False)
             fingerprint = report_fingerprint(options, card.sha256, found, entries, labels)
             unchanged_report = ledger.get_meta("report") == fingerprint and all(
@@ -283,6 +290,14 @@ def scan(
     exit_code = ExitCode.FILES_FAILED if counts.failed else ExitCode.OK
     return ScanOutcome(report_path=report_path, summary=summary, run=run, exit_code=exit_code,
                        notes=tuple(notes))
+
+
+def _load_same_model(path: Path, card: ModelCard) -> LoadedModel:
+    """Unpickle the model verified at the start of the run; refuse it if it was replaced since."""
+    model = load_model(path)
+    if model.card.sha256 != card.sha256:
+        raise ModelError(f"model {path} was replaced during the run; run the scan again")
+    return model
 
 
 def _open_ledger(out_dir: Path) -> Ledger:

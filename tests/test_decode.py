@@ -132,6 +132,15 @@ def test_bad_files_raise_decode_error_with_reason(data, reason):
 
 def test_thumbnail_is_small_png_with_aspect_kept():
     wide = Image.new("RGB", (400, 100), (255, 255, 255))
-    thumbnail = Image.open(io.BytesIO(decode_image(encoded(wide, "PNG")).thumbnail_png))
+    thumbnail = Image.open(io.BytesIO(decode_image(encoded(wide, "PNG")).thumbnail))
     assert thumbnail.format == "PNG"
     assert thumbnail.size == (96, 24)
+
+
+def test_a_noisy_photo_gets_a_small_jpeg_thumbnail_and_a_drawing_a_gray_png():
+    rng = np.random.default_rng(2)
+    photo = Image.fromarray(rng.integers(0, 256, (600, 800, 3), dtype=np.uint8))
+    thumbnail = decode_image(encoded(photo, "PNG")).thumbnail
+    assert thumbnail.startswith(b"\xff\xd8") and len(thumbnail) < 8000
+    drawing = Image.open(io.BytesIO(decode_image(encoded(PLAIN, "PNG")).thumbnail))
+    assert drawing.format == "PNG" and drawing.mode == "L"
