@@ -207,7 +207,7 @@ def build_hostile_corpus(root: Path) -> dict[str, Expected]:
 
 
 def _add_ignored(root: Path) -> None:
-    """Junk files, symlinks, a FIFO and a socket: none may appear in the results."""
+    """Junk files, symlinks, a FIFO, a socket and (as root) a device: none may appear in the results."""
     for name in JUNK_NAMES:
         (root / name).write_bytes(encoded(digit_image(1), "PNG") if name.endswith(".png") else b"junk")
     synology = root / "@eaDir"
@@ -220,6 +220,10 @@ def _add_ignored(root: Path) -> None:
     os.symlink(root / "loop-a.png", root / "loop-b.png")
     os.symlink(root.parent, root / "link-to-parent-folder")
     os.mkfifo(root / "fifo.png")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # only root may make a device node
+        import stat
+
+        os.mknod(root / "device.png", stat.S_IFCHR | 0o600, os.makedev(1, 3))  # like /dev/null
     listener = socket.socket(socket.AF_UNIX)
     listener.bind(str(root / "socket.png"))
     listener.close()  # the socket file stays behind, as a stale one would
