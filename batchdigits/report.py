@@ -80,6 +80,14 @@ class DigitBar:
     x: int
     height: int
 
+    @property
+    def label(self) -> str:
+        """The count as it fits above a bar: 1667 -> "1.7k", 25000 -> "25k"."""
+        if self.count < 1000:
+            return str(self.count)
+        thousands = self.count / 1000
+        return f"{thousands:.1f}k" if thousands < 10 else f"{round(thousands)}k"
+
 
 @dataclass(frozen=True)
 class ReportView:

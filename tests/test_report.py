@@ -147,3 +147,9 @@ def test_a_report_past_the_page_budget_splits_into_linked_pages():
     assert [page.current for page in views[1].pages] == [False, True, False]
     assert page_name(1) == "report.html"
     assert 'href="report-3.html"' in render_report(views[0])
+
+
+def test_chart_counts_stay_short_enough_to_fit_above_a_bar():
+    from batchdigits.report import DigitBar
+
+    assert [DigitBar(0, count, 0, 0).label for count in (7, 999, 1667, 25000)] == ["7", "999", "1.7k", "25k"]
