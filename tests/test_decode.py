@@ -14,6 +14,7 @@ from batchdigits.decode import decode_image
 from batchdigits.errors import DecodeError
 from batchdigits.glyph import glyph_from_image
 from drawing import digit_image
+from hostile import STORE_FOR_ORIENTATION
 
 
 def encoded(image: Image.Image, fmt: str, **options) -> bytes:
@@ -70,18 +71,6 @@ def test_sixteen_bit_is_scaled_not_clipped():
     decoded = decode_image(ENCODINGS["16-bit gray"]())
     assert decoded.rgb.max() == pytest.approx(1.0)
     assert decoded.rgb.min() < 0.2  # the ink is still dark, not clipped to white
-
-
-# To store an upright picture under orientation N, apply the inverse of what a viewer does.
-STORE_FOR_ORIENTATION = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_90,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_270,
-}
 
 
 @pytest.mark.parametrize("orientation", sorted(STORE_FOR_ORIENTATION))
