@@ -69,8 +69,12 @@ def process_file(path: Path, known_sha256: str | None = None) -> ProcessedFile:
         data, info = read_regular_file(path)
     except (FileNotFoundError, PermissionError):
         return ProcessedFile("retry", reason="the file vanished or cannot be read now")
-    except DecodeError as exc:
-        return ProcessedFile("failed", reason=str(exc))
+    except DecodeError as exc:  # refused unread (too big, not a regular file): stamp it from lstat
+        try:
+            info = os.lstat(path)
+        except OSError:
+            return ProcessedFile("retry", reason="the file vanished or cannot be read now")
+        return ProcessedFile("failed", reason=str(exc), sha256="", size=info.st_size, mtime_ns=info.st_mtime_ns)
     except OSError as exc:
         if exc.errno == errno.ELOOP:  # replaced by a symlink after listing: never followed
             return ProcessedFile("retry", reason="a symbolic link, not followed")

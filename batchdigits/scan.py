@@ -234,7 +234,8 @@ def report_fingerprint(options: ScanOptions, model_sha256: str, found: list[Foun
                        entries: dict[bytes, Entry], labels: dict[str, int] | None) -> str:
     """A digest of everything report.html and results.csv show; equal digests mean equal reports."""
     known = sorted((labels or {}).items())
-    digest = hashlib.sha256(f"{__version__}|{model_sha256}|{options.review_below}|{report_title(options)}|{known}".encode())
+    settings = f"{__version__}|{model_sha256}|{options.review_below}|{report_title(options)}|{known}"
+    digest = hashlib.sha256(settings.encode())
     for item in found:
         entry = entries.get(path_key(item.path))
         if entry is not None and entry.stamp.model == model_sha256:
@@ -271,9 +272,9 @@ def scan(
             on_start(len(plan.to_read))
             counts = ReadCounts()
             if plan.to_read:
-                counts = read_and_record(plan.to_read, functools.cache(lambda: _load_same_model(options.model_path, card)),
-                                         ledger, model_sha256=card.sha256, jobs=options.jobs,
-                                         processed_at=started, progress=progress)
+                load_once = functools.cache(lambda: _load_same_model(options.model_path, card))
+                counts = read_and_record(plan.to_read, load_once, ledger, model_sha256=card.sha256,
+                                         jobs=options.jobs, processed_at=started, progress=progress)
             entries = ledger.entries(thumbnails=False)
             fingerprint = report_fingerprint(options, card.sha256, found, entries, labels)
             unchanged_report = ledger.get_meta("report") == fingerprint and all(

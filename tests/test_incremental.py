@@ -323,3 +323,14 @@ def test_a_run_with_nothing_new_only_lists_files_and_keeps_the_report(inbox, tmp
     assert (document["run"]["processed"], document["run"]["unchanged"]) == (0, 6)
     _, relabelled = scan(inbox, out, "--review-below", "0.999")  # what the report shows changed
     assert relabelled["summary"]["review"] == 6 and report.read_bytes() != before[1]
+
+
+def test_a_file_refused_unread_is_recorded_once(inbox, tmp_path):
+    out = tmp_path / "out"
+    huge = inbox / "huge.png"
+    with open(huge, "wb") as handle:
+        handle.truncate(300 * 1024 * 1024)  # sparse: past the size cap without using the disk
+    result, first = scan(inbox, out)
+    assert result.returncode == 1 and "too large" in {i["path"]: i for i in first["items"]}["huge.png"]["reason"]
+    result, second = scan(inbox, out)
+    assert result.returncode == 0 and second["run"]["processed"] == 0 and second["summary"]["failed"] == 1
