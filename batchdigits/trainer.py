@@ -198,7 +198,7 @@ def train_model(
         synthetic_per_digit=synthetic,
         training_images=int(len(training.labels)),
         metrics={"load_digits_split_accuracy": round(split, 4)},
-        hyperparameters={"C": classifier.estimator.C, "gamma": classifier.estimator.gamma,
-                         "calibration": classifier.method},
+        hyperparameters={"C": classifier.C, "gamma": classifier.gamma, "calibration": classifier.method,
+                         "calibration_C": classifier.calibration_C},
     )
     return save_model(classifier, card, out)
