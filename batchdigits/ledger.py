@@ -110,13 +110,10 @@ class Ledger:
             self._db.executemany("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?",
                                  [(size, mtime_ns, key) for key, size, mtime_ns in moves])
 
-    def forget_all_but(self, keys: set[bytes]) -> int:
-        """Drop the rows of files that are gone (not in `keys`); returns how many were dropped."""
-        gone = [(key,) for key in self.stamps() if key not in keys]
-        if gone:
-            with self._db:
-                self._db.executemany("DELETE FROM files WHERE path = ?", gone)
-        return len(gone)
+    def forget(self, keys: Iterable[bytes]) -> None:
+        """Drop the rows of files that are gone."""
+        with self._db:
+            self._db.executemany("DELETE FROM files WHERE path = ?", [(key,) for key in keys])
 
     def entries(self, *, thumbnails: bool = True) -> dict[bytes, Entry]:
         """Every stored result by key (one table scan); without thumbnails when they are not needed."""

@@ -133,14 +133,15 @@ def iter_processed(
     for start, batch in zip(starts, results):
         for offset, processed in enumerate(batch):
             yield start + offset, processed
-    _stop_idle_workers()
+    _stop_idle_workers(jobs)
 
 
-def _stop_idle_workers() -> None:
+def _stop_idle_workers(jobs: int) -> None:
     """End joblib's reusable worker processes: idle, they would hold memory while the report renders."""
     from joblib.externals.loky import get_reusable_executor
 
-    get_reusable_executor().shutdown(wait=True)
+    # Asking for the pool with its own size returns it as it is (another size would resize it first).
+    get_reusable_executor(max_workers=jobs).shutdown(wait=True)
 
 
 def labelled_features(folder: Path, *, jobs: int) -> tuple[np.ndarray, np.ndarray]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import fcntl
-import functools
 import hashlib
 import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -157,7 +157,7 @@ def read_and_record(
 ) -> ReadCounts:
     """Read, decode and classify files, committing results to the ledger batch by batch.
 
-    The model is loaded at the first batch, while the worker processes are already decoding.
+    `load_model_once` is called when the first glyphs need classifying (and may be called again).
     """
     counts = ReadCounts()
     glyphs: list[tuple[bytes, ProcessedFile]] = []
@@ -177,8 +177,8 @@ def read_and_record(
         others.clear()
         restamps.clear()
 
-    jobs_list = [FileJob(item.absolute, known) for item, known in to_read]
-    for done, (index, processed) in enumerate(iter_processed(jobs_list, jobs=jobs), 1):
+    work = [FileJob(item.absolute, known) for item, known in to_read]
+    for done, (index, processed) in enumerate(iter_processed(work, jobs=jobs), 1):
         key = path_key(to_read[index][0].path)
         if processed.outcome == "retry":
             counts.retry += 1
@@ -231,15 +231,19 @@ def current_items(found: list[FoundFile], entries: dict[bytes, Entry], model_sha
 
 
 def report_fingerprint(options: ScanOptions, model_sha256: str, found: list[FoundFile],
-                       entries: dict[bytes, Entry], labels: dict[str, int] | None) -> str:
-    """A digest of everything report.html and results.csv show; equal digests mean equal reports."""
+                       stamps: dict[bytes, Stamp], labels: dict[str, int] | None) -> str:
+    """A digest of everything report.html and results.csv show; equal digests mean equal reports.
+
+    A file's result follows from its content and the model, so its stamp's hash stands for it.
+    """
     known = sorted((labels or {}).items())
     settings = f"{__version__}|{model_sha256}|{options.review_below}|{report_title(options)}|{known}"
     digest = hashlib.sha256(settings.encode())
     for item in found:
-        entry = entries.get(path_key(item.path))
-        if entry is not None and entry.stamp.model == model_sha256:
-            digest.update(entry.key + b"\0" + f"{entry.stamp.sha256}|{entry.status}".encode() + b"\0")
+        key = path_key(item.path)
+        stamp = stamps.get(key)
+        if stamp is not None and stamp.model == model_sha256:
+            digest.update(key + b"\0" + stamp.sha256.encode() + b"\0")
     return digest.hexdigest()
 
 
@@ -266,21 +270,20 @@ def scan(
             if ledger.recovered_from is not None:
                 notes.append(f"the state file was damaged; moved it to {ledger.recovered_from.name} "
                              "and read every file again")
-            ledger.forget_all_but({path_key(item.path) for item in found})
-            plan = plan_run(found, ledger.stamps(), card.sha256, full=options.full,
+            stamps = ledger.stamps()
+            current = {path_key(item.path) for item in found}
+            ledger.forget(key for key in stamps if key not in current)
+            plan = plan_run(found, stamps, card.sha256, full=options.full,
                             min_age=options.min_age, now=time.time())
             on_start(len(plan.to_read))
             counts = ReadCounts()
             if plan.to_read:
-                load_once = functools.cache(lambda: _load_same_model(options.model_path, card))
-                counts = read_and_record(plan.to_read, load_once, ledger, model_sha256=card.sha256,
-                                         jobs=options.jobs, processed_at=started, progress=progress)
-            entries = ledger.entries(thumbnails=False)
-            fingerprint = report_fingerprint(options, card.sha256, found, entries, labels)
+                counts = _read_with_model_loading_alongside(plan.to_read, options, card, ledger, started, progress)
+                stamps = ledger.stamps()
+            fingerprint = report_fingerprint(options, card.sha256, found, stamps, labels)
             unchanged_report = ledger.get_meta("report") == fingerprint and all(
                 (options.out_dir / name).exists() for name in ("report.html", "results.csv"))
-            if not unchanged_report:
-                entries = ledger.entries(thumbnails=True)
+            entries = ledger.entries(thumbnails=not unchanged_report)
             items = current_items(found, entries, card.sha256, options.review_below)
             summary = summarise(items)
             run = RunCounts(started=started, processed=counts.decoded, unchanged=plan.unchanged + counts.same,
@@ -291,6 +294,23 @@ def scan(
     exit_code = ExitCode.FILES_FAILED if counts.failed else ExitCode.OK
     return ScanOutcome(report_path=report_path, summary=summary, run=run, exit_code=exit_code,
                        notes=tuple(notes))
+
+
+def _read_with_model_loading_alongside(to_read: list[tuple[FoundFile, str | None]], options: ScanOptions,
+                                       card: ModelCard, ledger: Ledger, started: str,
+                                       progress: Callable[[int], None]) -> ReadCounts:
+    """read_and_record, with the model unpickled in a thread while the worker processes start and decode.
+
+    Importing scikit-learn and unpickling take about two seconds; the main process would
+    otherwise spend them idle-waiting for the first results, or keep the workers waiting later.
+    """
+    with ThreadPoolExecutor(max_workers=1) as loader:
+        model = loader.submit(_load_same_model, options.model_path, card)
+        try:
+            return read_and_record(to_read, model.result, ledger, model_sha256=card.sha256,
+                                   jobs=options.jobs, processed_at=started, progress=progress)
+        finally:
+            model.cancel()
 
 
 def _load_same_model(path: Path, card: ModelCard) -> LoadedModel:

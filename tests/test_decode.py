@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -14,13 +12,7 @@ from batchdigits.decode import decode_image
 from batchdigits.errors import DecodeError
 from batchdigits.glyph import glyph_from_image
 from drawing import digit_image
-from hostile import STORE_FOR_ORIENTATION
-
-
-def encoded(image: Image.Image, fmt: str, **options) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
-    return buffer.getvalue()
+from hostile import STORE_FOR_ORIENTATION, encoded, png_claiming
 
 
 def features_of(data: bytes) -> np.ndarray:
@@ -90,23 +82,11 @@ def test_first_frame_of_animations_and_multipage_files(fmt):
     assert np.abs(features_of(data) - features_of(encoded(first, "PNG"))).mean() < 0.5
 
 
-def _png_claiming(width: int, height: int) -> bytes:
-    """A PNG whose header claims width x height but that holds almost no data."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    chunk = b"IHDR" + header
-    ihdr = struct.pack(">I", len(header)) + chunk + struct.pack(">I", zlib.crc32(chunk))
-    data = zlib.compress(b"\x00" * 64)
-    idat_chunk = b"IDAT" + data
-    idat = struct.pack(">I", len(data)) + idat_chunk + struct.pack(">I", zlib.crc32(idat_chunk))
-    end = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
-    return b"\x89PNG\r\n\x1a\n" + ihdr + idat + end
-
-
 @pytest.mark.parametrize(
     "data, reason",
     [
-        (_png_claiming(50000, 50000), "too large"),
-        (_png_claiming(9000, 9000), "too large"),
+        (png_claiming(50000, 50000), "too large"),
+        (png_claiming(9000, 9000), "too large"),
         (encoded(PLAIN, "PNG")[:700], "corrupt or truncated"),
         (encoded(PLAIN, "JPEG")[:400], "corrupt or truncated"),
         (b"<html><body>not an image</body></html>", "not an image"),
