@@ -227,10 +227,12 @@ def evaluate(
     out: Annotated[Path, typer.Option("-o", "--out", help="Folder for evaluation.html and evaluation.json.")] = DEFAULT_EVALUATION_OUT,
     review_below: Annotated[Optional[float], typer.Option("--review-below", min=0.0, max=1.0, help="Review threshold used for the unflagged error rate.  [default: 0.9]")] = None,
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes.  [default: one per core]")] = None,
+    compare: Annotated[bool, typer.Option("--compare", help="Train SVC, k-nearest neighbours and an MLP on the same glyphs and print one table (minutes).")] = False,
 ) -> None:
     """Measure the model: accuracy, per-digit F1, confusion, calibration.
 
     Without LABELLED_DIR, the training recipe is measured on load_digits' writer-disjoint split.
+    With --compare, the model families are trained and measured side by side instead.
     """
     from batchdigits.evaluate import evaluate_folder, evaluate_split, format_text, write_evaluation
     from batchdigits.resources import bundled_model_path
@@ -239,6 +241,11 @@ def evaluate(
 
     threshold = DEFAULT_REVIEW_BELOW if review_below is None else review_below
     workers = jobs or default_jobs()
+    if compare:
+        if model is not None:
+            raise fail("--compare trains each family itself; it takes no --model", ExitCode.USAGE)
+        _compare_families(labelled_dir, out, threshold, workers)
+        return
     model_path = model if model is not None else bundled_model_path()
 
     def run():
@@ -250,6 +257,22 @@ def evaluate(
 
     evaluation, html_path = _run_core(run)
     typer.echo(format_text(evaluation))
+    typer.echo(html_path.resolve().as_uri())
+
+
+def _compare_families(labelled_dir: Optional[Path], out: Path, threshold: float, workers: int) -> None:
+    """`evaluate --compare`: the model families on the split, or on a labelled folder."""
+    from batchdigits.compare import compare_on_folder, compare_on_split, format_comparison, write_comparison
+
+    def run():
+        if labelled_dir is None:
+            results = compare_on_split(review_below=threshold, jobs=workers)
+        else:
+            results = compare_on_folder(labelled_dir, review_below=threshold, jobs=workers)
+        return results, write_comparison(results, out)
+
+    results, html_path = _run_core(run)
+    typer.echo(format_comparison(results))
     typer.echo(html_path.resolve().as_uri())
 
 

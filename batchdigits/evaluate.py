@@ -124,6 +124,21 @@ def evaluate_split(*, review_below: float, jobs: int) -> Evaluation:
                    model="the default recipe, trained on the first half", review_below=review_below)
 
 
+def answers(features: np.ndarray, probabilities_of) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 64) glyph features, NaN rows where no digit was found -> ((N,) digits, -1 for none; (N,) confidence).
+
+    `probabilities_of` maps (M, 64) features to (M, 10) probabilities; rows with no digit get confidence 0.
+    """
+    predicted = np.full(len(features), -1, dtype=int)
+    confidence = np.zeros(len(features))
+    usable = ~np.isnan(features).any(axis=1)
+    if usable.any():
+        probabilities = probabilities_of(features[usable])
+        predicted[usable] = probabilities.argmax(axis=1)
+        confidence[usable] = probabilities.max(axis=1)
+    return predicted, confidence
+
+
 def evaluate_folder(folder: Path, model_path: Path, *, review_below: float, jobs: int) -> Evaluation:
     """A model on a labelled folder (subfolders 0..9), each image through the real scan path."""
     from batchdigits.model import load_model
@@ -131,13 +146,7 @@ def evaluate_folder(folder: Path, model_path: Path, *, review_below: float, jobs
 
     model = load_model(model_path)
     truth, features = labelled_features(folder, jobs=jobs)
-    predicted = np.full(len(truth), -1, dtype=int)
-    confidence = np.zeros(len(truth))
-    usable = ~np.isnan(features).any(axis=1)
-    if usable.any():
-        probabilities = model.probabilities(features[usable])
-        predicted[usable] = probabilities.argmax(axis=1)
-        confidence[usable] = probabilities.max(axis=1)
+    predicted, confidence = answers(features, model.probabilities)
     return measure(truth, predicted, confidence, source=str(folder), model=f"{model.card.name} ({model.card.sha256[:12]})",
                    review_below=review_below)
 

@@ -53,12 +53,20 @@ class LoadedModel:
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """(N, 64) glyph features in [0, 16] -> (N, 10) calibrated probabilities, one column per digit."""
-        if len(features) == 0:
-            return np.empty((0, 10))
-        raw = self.estimator.predict_proba(np.asarray(features, dtype=np.float64))
-        full = np.zeros((len(features), 10))
-        full[:, np.asarray(self.estimator.classes_, dtype=int)] = raw
-        return full
+        return digit_probabilities(self.estimator, features)
+
+
+def digit_probabilities(estimator: object, features: np.ndarray) -> np.ndarray:
+    """(N, 64) glyph features in [0, 16] -> (N, 10) an estimator's probabilities, one column per digit.
+
+    A digit the estimator never saw in training gets probability 0.
+    """
+    if len(features) == 0:
+        return np.empty((0, 10))
+    raw = estimator.predict_proba(np.asarray(features, dtype=np.float64))
+    full = np.zeros((len(features), 10))
+    full[:, np.asarray(estimator.classes_, dtype=int)] = raw
+    return full
 
 
 def card_path(model_path: Path) -> Path:

@@ -136,11 +136,30 @@ def recipe_sets(cells: np.ndarray, labels: np.ndarray, synthetic: TrainingSet | 
     return sets + [synthetic] if synthetic is not None else sets
 
 
+def full_recipe_sets(synthetic: TrainingSet | None, *, seed: int, copies: int, jobs: int) -> list[TrainingSet]:
+    """The default recipe on all of load_digits: what the bundled model is trained on."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    return recipe_sets(digits.images, digits.target, synthetic, seed=seed, copies=copies, jobs=jobs)
+
+
 def synthetic_set_or_none(per_digit: int, *, seed: int, jobs: int) -> TrainingSet | None:
     """The recipe's synthetic drawings (built once per run: the split and the model share them)."""
     if not per_digit:
         return None
     return synthetic_training_set(per_digit, seed=seed, jobs=jobs, first_group=WRITER_BLOCKS)
+
+
+def split_sets(
+    *, seed: int, copies: int, synthetic: TrainingSet | None, jobs: int
+) -> tuple[TrainingSet, np.ndarray, np.ndarray]:
+    """The recipe on load_digits' writer-disjoint split: (training set from the first half plus
+    synthetic drawings, (N, 64) glyph features of the second half in [0, 16], (N,) its digits)."""
+    train_cells, train_labels, test_cells, test_labels = load_digits_split()
+    training = combine(recipe_sets(train_cells, train_labels, synthetic, seed=seed, copies=copies, jobs=jobs))
+    test_features = np.nan_to_num(glyph_features([picture_from_8x8(c) for c in test_cells]), nan=0.0)
+    return training, test_features, np.asarray(test_labels, dtype=int)
 
 
 def split_accuracy(
@@ -150,12 +169,10 @@ def split_accuracy(
 
     Returns (labels (N,), predicted digits (N,), probabilities (N, 10)) for the second half.
     """
-    train_cells, train_labels, test_cells, test_labels = load_digits_split()
-    training = combine(recipe_sets(train_cells, train_labels, synthetic, seed=seed, copies=copies, jobs=jobs))
+    training, test_features, test_labels = split_sets(seed=seed, copies=copies, synthetic=synthetic, jobs=jobs)
     classifier = fit(training, seed)
-    test_features = np.nan_to_num(glyph_features([picture_from_8x8(c) for c in test_cells]), nan=0.0)
     probabilities = classifier.predict_proba(test_features)
-    return np.asarray(test_labels, dtype=int), probabilities.argmax(axis=1), probabilities
+    return test_labels, probabilities.argmax(axis=1), probabilities
 
 
 def train_model(
@@ -170,15 +187,12 @@ def train_model(
     report: Callable[[str], None] = lambda message: None,
 ) -> ModelCard:
     """Build the model from load_digits (plus extra data), measure it, and save it with its card."""
-    from sklearn.datasets import load_digits
-
     synthetic_set = synthetic_set_or_none(synthetic, seed=seed, jobs=jobs)
     report("measuring the recipe on load_digits' writer-disjoint split")
     truth, predicted, _ = split_accuracy(seed=seed, copies=copies, synthetic=synthetic_set, jobs=jobs)
     split = float((truth == predicted).mean())
     report(f"split accuracy {split:.4f}; training on all of load_digits")
-    digits = load_digits()
-    sets = recipe_sets(digits.images, digits.target, synthetic_set, seed=seed, copies=copies, jobs=jobs)
+    sets = full_recipe_sets(synthetic_set, seed=seed, copies=copies, jobs=jobs)
     next_group = 2 * WRITER_BLOCKS
     for folder in extra:
         sets.append(folder_training_set(folder, jobs=jobs, first_group=next_group))

@@ -160,3 +160,56 @@ def test_evaluate_split_trains_on_first_half_and_tests_on_second(monkeypatch, tm
     assert 0 <= evaluation.expected_calibration_error < 0.2
     assert "accuracy" in format_text(evaluation)
     assert write_evaluation(evaluation, tmp_path).is_file()
+
+
+@pytest.fixture
+def small_recipe(monkeypatch):
+    """The default recipe with no augmented copies and few synthetic drawings, for speed."""
+    import batchdigits.trainer
+
+    monkeypatch.setattr(batchdigits.trainer, "DEFAULT_COPIES", 0)
+    monkeypatch.setattr(batchdigits.trainer, "DEFAULT_SYNTHETIC", 20)
+
+
+def test_compare_trains_each_family_on_the_same_split(small_recipe, tmp_path):
+    from batchdigits.compare import compare_on_split, format_comparison, write_comparison
+
+    results = compare_on_split(review_below=0.9, jobs=1)
+    assert [result.family.split()[0] for result in results] == ["SVC", "k-nearest", "MLP"]
+    for result in results:
+        evaluation = result.evaluation
+        assert evaluation.images == 1797 - 1797 // 2
+        assert sum(map(sum, evaluation.confusion)) == evaluation.images
+        assert evaluation.accuracy > 0.85
+        assert 0 <= evaluation.expected_calibration_error < 0.3
+        assert result.train_seconds > 0 and result.predict_ms_per_image > 0
+    # The families are different models, not one model measured three times.
+    assert len({tuple(map(tuple, result.evaluation.confusion)) for result in results}) == 3
+    table = format_comparison(results).splitlines()
+    assert len(table) == 2 + len(results) and "ECE" in table[1]
+    html = write_comparison(results, tmp_path)
+    saved = json.loads((tmp_path / "comparison.json").read_text())
+    assert [row["family"] for row in saved] == [result.family for result in results]
+    assert saved[0]["evaluation"]["accuracy"] == results[0].evaluation.accuracy
+    assert html.read_text().count("<tr>") >= 3 + 3 * 11
+
+
+def test_evaluate_compare_on_a_labelled_folder(small_recipe, tmp_path):
+    from typer.testing import CliRunner
+
+    from batchdigits.cli import app
+
+    folder = _labelled_folder(tmp_path / "labelled", digits=(0, 1, 7))
+    result = CliRunner().invoke(app, ["evaluate", str(folder), "--compare", "-j", "1", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.stdout.splitlines() if line.startswith(("SVC", "k-nearest", "MLP"))]
+    assert len(rows) == 3
+    saved = json.loads((tmp_path / "out" / "comparison.json").read_text())
+    assert all(row["evaluation"]["images"] == 6 for row in saved)
+    assert saved[0]["evaluation"]["source"] == str(folder)
+
+
+def test_evaluate_compare_refuses_a_model(tmp_path, cli):
+    result = cli("evaluate", "--compare", "--model", str(tmp_path / "m.joblib"), "-o", str(tmp_path / "out"))
+    assert result.returncode == 2 and "--compare" in result.stderr
+    assert not (tmp_path / "out").exists()
