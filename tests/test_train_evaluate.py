@@ -213,3 +213,20 @@ def test_evaluate_compare_refuses_a_model(tmp_path, cli):
     result = cli("evaluate", "--compare", "--model", str(tmp_path / "m.joblib"), "-o", str(tmp_path / "out"))
     assert result.returncode == 2 and "--compare" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_grouped_search_scores_held_out_writers_and_ranks_a_bad_gamma_last():
+    from sklearn.datasets import load_digits
+
+    from batchdigits.model import WRITER_BLOCKS
+    from batchdigits.trainer import TrainingSet
+    from batchdigits.tuning import format_scores, grouped_search
+
+    digits = load_digits()
+    writer = np.arange(len(digits.target)) * WRITER_BLOCKS // len(digits.target)
+    training = TrainingSet(features=digits.data, labels=digits.target, groups=writer, description=[])
+    scores = grouped_search(training, grid=((3.0, 0.001), (3.0, 1.0)), folds=3, real_groups=WRITER_BLOCKS)
+    good, bad = scores
+    assert len(good.fold_accuracies) == 3 and good.mean > 0.9
+    assert bad.mean < 0.5  # a kernel this narrow knows only its training points, not new writers
+    assert format_scores(scores).splitlines()[1].startswith("3 ")
