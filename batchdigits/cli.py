@@ -196,7 +196,7 @@ def train(
     seed: Annotated[int, typer.Option("--seed", help="Seed for augmentation and the classifier.")] = 0,
     extra: Annotated[Optional[list[Path]], typer.Option("--extra", help="A labelled folder (subfolders 0..9) to train on as well; repeatable.")] = None,
     mnist: Annotated[Optional[Path], typer.Option("--mnist", help="A folder with MNIST's IDX training files (gzipped or not).")] = None,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes.  [default: one per core]")] = None,
+    jobs: JobsOption = None,
 ) -> None:
     """Build the model from load_digits, reproducibly for a seed.
 
@@ -224,9 +224,9 @@ def train(
 def evaluate(
     labelled_dir: Annotated[Optional[Path], typer.Argument(metavar="LABELLED_DIR", help="Folder with subfolders 0..9 of images.  [default: load_digits' writer-disjoint split]", show_default=False)] = None,
     model: Annotated[Optional[Path], typer.Option("--model", help="Model file to evaluate instead of the bundled one.")] = None,
-    out: Annotated[Path, typer.Option("-o", "--out", help="Folder for evaluation.html and evaluation.json.")] = DEFAULT_EVALUATION_OUT,
+    out: Annotated[Path, typer.Option("-o", "--out", help="Folder for evaluation.html and evaluation.json (comparison.html and .json with --compare).")] = DEFAULT_EVALUATION_OUT,
     review_below: Annotated[Optional[float], typer.Option("--review-below", min=0.0, max=1.0, help="Review threshold used for the unflagged error rate.  [default: 0.9]")] = None,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes.  [default: one per core]")] = None,
+    jobs: JobsOption = None,
     compare: Annotated[bool, typer.Option("--compare", help="Train SVC, k-nearest neighbours and an MLP on the same glyphs and print one table (minutes).")] = False,
 ) -> None:
     """Measure the model: accuracy, per-digit F1, confusion, calibration.

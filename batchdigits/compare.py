@@ -86,10 +86,9 @@ def compare_families(training, features: np.ndarray, truth: np.ndarray, *, sourc
 
 def compare_on_split(*, review_below: float, jobs: int) -> list[FamilyResult]:
     """The families trained on the recipe's first half of load_digits, tested on its second half."""
-    from batchdigits.trainer import DEFAULT_COPIES, DEFAULT_SEED, DEFAULT_SYNTHETIC, split_sets, synthetic_set_or_none
+    from batchdigits.trainer import DEFAULT_SEED, default_split_sets
 
-    synthetic = synthetic_set_or_none(DEFAULT_SYNTHETIC, seed=DEFAULT_SEED, jobs=jobs)
-    training, features, truth = split_sets(seed=DEFAULT_SEED, copies=DEFAULT_COPIES, synthetic=synthetic, jobs=jobs)
+    training, features, truth = default_split_sets(jobs)
     return compare_families(training, features, truth, source="load_digits writer-disjoint split (second half)",
                             seed=DEFAULT_SEED, review_below=review_below)
 
@@ -97,12 +96,10 @@ def compare_on_split(*, review_below: float, jobs: int) -> list[FamilyResult]:
 def compare_on_folder(folder: Path, *, review_below: float, jobs: int) -> list[FamilyResult]:
     """The families trained on the whole default recipe, tested on a labelled folder through the scan path."""
     from batchdigits.runner import labelled_features
-    from batchdigits.trainer import (DEFAULT_COPIES, DEFAULT_SEED, DEFAULT_SYNTHETIC, combine, full_recipe_sets,
-                                     synthetic_set_or_none)
+    from batchdigits.trainer import DEFAULT_SEED, default_training_set
 
     truth, features = labelled_features(folder, jobs=jobs)  # first: a folder with no images fails fast
-    synthetic = synthetic_set_or_none(DEFAULT_SYNTHETIC, seed=DEFAULT_SEED, jobs=jobs)
-    training = combine(full_recipe_sets(synthetic, seed=DEFAULT_SEED, copies=DEFAULT_COPIES, jobs=jobs))
+    training = default_training_set(jobs)
     return compare_families(training, features, truth, source=str(folder), seed=DEFAULT_SEED,
                             review_below=review_below)
 

@@ -113,12 +113,9 @@ def calibration(confidence: np.ndarray, correct: np.ndarray) -> tuple[float | No
 
 def evaluate_split(*, review_below: float, jobs: int) -> Evaluation:
     """The training recipe on load_digits' writer-disjoint split (first half trains, second tests)."""
-    from batchdigits.trainer import DEFAULT_COPIES, DEFAULT_SEED, DEFAULT_SYNTHETIC, split_accuracy, synthetic_set_or_none
+    from batchdigits.trainer import DEFAULT_SEED, default_split_sets, split_predictions
 
-    synthetic = synthetic_set_or_none(DEFAULT_SYNTHETIC, seed=DEFAULT_SEED, jobs=jobs)
-    truth, predicted, probabilities = split_accuracy(
-        seed=DEFAULT_SEED, copies=DEFAULT_COPIES, synthetic=synthetic, jobs=jobs
-    )
+    truth, predicted, probabilities = split_predictions(*default_split_sets(jobs), DEFAULT_SEED)
     return measure(truth, predicted, probabilities.max(axis=1),
                    source="load_digits writer-disjoint split (second half)",
                    model="the default recipe, trained on the first half", review_below=review_below)

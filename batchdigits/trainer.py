@@ -144,6 +144,18 @@ def full_recipe_sets(synthetic: TrainingSet | None, *, seed: int, copies: int, j
     return recipe_sets(digits.images, digits.target, synthetic, seed=seed, copies=copies, jobs=jobs)
 
 
+def default_split_sets(jobs: int) -> tuple[TrainingSet, np.ndarray, np.ndarray]:
+    """split_sets() for the default recipe (seed, copies and synthetic drawings as `batchdigits train`)."""
+    synthetic = synthetic_set_or_none(DEFAULT_SYNTHETIC, seed=DEFAULT_SEED, jobs=jobs)
+    return split_sets(seed=DEFAULT_SEED, copies=DEFAULT_COPIES, synthetic=synthetic, jobs=jobs)
+
+
+def default_training_set(jobs: int) -> TrainingSet:
+    """The default recipe on all of load_digits, as one training set: what the bundled model is fitted on."""
+    synthetic = synthetic_set_or_none(DEFAULT_SYNTHETIC, seed=DEFAULT_SEED, jobs=jobs)
+    return combine(full_recipe_sets(synthetic, seed=DEFAULT_SEED, copies=DEFAULT_COPIES, jobs=jobs))
+
+
 def synthetic_set_or_none(per_digit: int, *, seed: int, jobs: int) -> TrainingSet | None:
     """The recipe's synthetic drawings (built once per run: the split and the model share them)."""
     if not per_digit:
@@ -162,16 +174,14 @@ def split_sets(
     return training, test_features, np.asarray(test_labels, dtype=int)
 
 
-def split_accuracy(
-    *, seed: int, copies: int, synthetic: TrainingSet | None, jobs: int
+def split_predictions(
+    training: TrainingSet, test_features: np.ndarray, test_labels: np.ndarray, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Train the recipe on load_digits' first half (plus synthetic drawings), predict its second half.
+    """Fit the recipe's classifier on `training` (split_sets), predict the split's second half.
 
     Returns (labels (N,), predicted digits (N,), probabilities (N, 10)) for the second half.
     """
-    training, test_features, test_labels = split_sets(seed=seed, copies=copies, synthetic=synthetic, jobs=jobs)
-    classifier = fit(training, seed)
-    probabilities = classifier.predict_proba(test_features)
+    probabilities = fit(training, seed).predict_proba(test_features)
     return test_labels, probabilities.argmax(axis=1), probabilities
 
 
@@ -189,7 +199,9 @@ def train_model(
     """Build the model from load_digits (plus extra data), measure it, and save it with its card."""
     synthetic_set = synthetic_set_or_none(synthetic, seed=seed, jobs=jobs)
     report("measuring the recipe on load_digits' writer-disjoint split")
-    truth, predicted, _ = split_accuracy(seed=seed, copies=copies, synthetic=synthetic_set, jobs=jobs)
+    truth, predicted, _ = split_predictions(
+        *split_sets(seed=seed, copies=copies, synthetic=synthetic_set, jobs=jobs), seed
+    )
     split = float((truth == predicted).mean())
     report(f"split accuracy {split:.4f}; training on all of load_digits")
     sets = full_recipe_sets(synthetic_set, seed=seed, copies=copies, jobs=jobs)

@@ -76,12 +76,9 @@ def format_scores(scores: list[GridScore]) -> str:
 def main(jobs: int = 2) -> None:
     """Build the default recipe's training set and print the grouped search over DEFAULT_GRID."""
     from batchdigits.model import WRITER_BLOCKS
-    from batchdigits.trainer import (DEFAULT_COPIES, DEFAULT_SEED, DEFAULT_SYNTHETIC, combine, full_recipe_sets,
-                                     synthetic_set_or_none)
+    from batchdigits.trainer import default_training_set
 
-    synthetic = synthetic_set_or_none(DEFAULT_SYNTHETIC, seed=DEFAULT_SEED, jobs=jobs)
-    training = combine(full_recipe_sets(synthetic, seed=DEFAULT_SEED, copies=DEFAULT_COPIES, jobs=jobs))
-    print(format_scores(grouped_search(training, real_groups=WRITER_BLOCKS, jobs=jobs)))
+    print(format_scores(grouped_search(default_training_set(jobs), real_groups=WRITER_BLOCKS, jobs=jobs)))
 
 
 if __name__ == "__main__":
