@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 from skimage.filters import threshold_otsu
-from skimage.morphology import skeletonize
+from skimage.morphology import reconstruction, skeletonize
 from skimage.transform import resize
 
 BITMAP_SIDE = 32  # load_digits' bitmaps were 32x32 before the 4x4 block counts
@@ -28,6 +28,9 @@ MIN_CONTRAST = 0.12  # ink must differ from the paper by this much (0..1) to cou
 MAX_INK_FRACTION = 0.6  # more "ink" than this is a dark page, not a digit on paper
 MIN_SMOOTHNESS = 0.1  # strokes are smooth; noise has almost no correlation between neighbours
 MIN_DIGIT_FRACTION = 0.04  # a digit smaller than this part of the image's short side is a speck
+LOOP_DEPTH = 0.1  # ink this much lighter (of the peak) than the ring around it is a loop, not stroke
+MAX_ASPECT = 0.8  # wider digits are narrowed to this width/height (scans that fill their box)
+MAX_STRETCH = 3.0  # but a height is never stretched more than this many times (a dash stays flat)
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ def digit_mask(ink: np.ndarray) -> tuple[np.ndarray | None, str | None]:
         return None, "no digit found: the image looks like noise"
     level = max(_otsu(ink), MIN_CONTRAST, 0.25 * peak)
     mask = ink > level
+    mask &= ~(loop_depth(ink, mask) > LOOP_DEPTH * peak)
     if mask.mean() > MAX_INK_FRACTION:
         return None, "no distinct digit: the image is mostly ink"
     mask = _drop_clutter(mask)
@@ -105,6 +109,27 @@ def digit_mask(ink: np.ndarray) -> tuple[np.ndarray | None, str | None]:
     if extent < max(3, MIN_DIGIT_FRACTION * min(ink.shape)):
         return None, "no digit found: only specks"
     return mask, None
+
+
+def loop_depth(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(H, W) ink map in [0, 1] and its thresholded mask -> (H, W) float >= 0: how much lighter each
+    pixel is than the ink enclosing it at that ring's lightest point (0 where nothing encloses it).
+
+    A small loop of a bold or blurry digit (the 6 of a scanned ZIP code, a thick 8) often
+    passes the threshold and would be skeletonised as a line, yet in the grey ink it is still a
+    basin. Filling basins from the border (grey reconstruction by erosion) measures each one.
+    Only the mask's box is searched: outside it everything is lighter than any masked pixel.
+    """
+    depth = np.zeros_like(ink)
+    if not mask.any():
+        return depth
+    rows, cols = np.nonzero(mask)
+    box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
+    basin = np.pad(ink[box], 1)
+    seed = np.full_like(basin, basin.max())
+    seed[0, :] = seed[-1, :] = seed[:, 0] = seed[:, -1] = 0.0
+    depth[box] = (reconstruction(seed, basin, method="erosion") - basin)[1:-1, 1:-1]
+    return depth
 
 
 def neighbour_correlation(ink: np.ndarray) -> float:
@@ -216,8 +241,9 @@ def deslant(points: np.ndarray) -> np.ndarray:
 def draw_with_pen(points: np.ndarray) -> np.ndarray:
     """(N, 2) (row, col) centre-line points -> (32, 32) bool bitmap drawn with a fixed round pen.
 
-    The points are scaled (aspect kept) so the longer side of their box fills the bitmap less
-    the pen's radius, and the box is centred. Neighbouring points land at most ~3.5 canvas
+    The points are scaled (aspect kept, except that a digit wider than MAX_ASPECT of its height
+    is narrowed to it) so the longer side of their box fills the bitmap less the pen's radius,
+    and the box is centred. Neighbouring points land at most ~3.5 canvas
     pixels apart (skeletons are at least SKELETON_SIDE/2 long), far less than the pen's width,
     so strokes stay whole without drawing segments.
     """
@@ -226,7 +252,11 @@ def draw_with_pen(points: np.ndarray) -> np.ndarray:
     low = points.min(axis=0)
     span = np.maximum(points.max(axis=0) - low, 1.0)
     usable = canvas_side - 2 * radius - 1
-    scale = usable / float(span.max())
+    aspect = span[1] / span[0]
+    # load_digits' forms scaled digits to the box's height only; scans that fill the box both
+    # ways (ZIP-code cells) make digits wide, which would otherwise read as other digits.
+    aspect = min(aspect, max(MAX_ASPECT, aspect / MAX_STRETCH))
+    scale = usable * np.array([1.0, aspect]) / max(1.0, aspect) / span
     placed = (points - low) * scale
     placed += (canvas_side - 1 - span * scale) / 2.0
     centre_line = np.zeros((canvas_side, canvas_side), dtype=bool)

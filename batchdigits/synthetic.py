@@ -1,7 +1,8 @@
 """Synthetic handwriting: digits drawn from pen-stroke models of common writing styles.
 
 load_digits holds the handwriting of a few writers, and some everyday styles are missing from it
-(a plain 7, a printed 1 with a foot, an open 4, a curly 2). Each style here is a few strokes in a
+(a plain 7 or one with a tick, a printed 1 with a foot, an open 4, a 2 with a loop at its foot or
+drawn like a Z, a 9 with a straight stem). Each style here is a few strokes in a
 unit box (x right, y down); every drawing moves the control points at random, so no two are
 alike, and the training pipeline then augments and passes them through the canonical glyph.
 """
@@ -15,6 +16,7 @@ from PIL import Image, ImageDraw
 
 Stroke = list[tuple[float, float]]
 SIDE = 96
+SHAKE = 0.03  # each stroke lands this far (of the height) from where its style puts it: pens lift
 
 
 def _arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float) -> Stroke:
@@ -54,6 +56,9 @@ def _styles(r: np.random.Generator) -> dict[int, list[list[Stroke]]]:
             [_arc(0.5, 0.3, 0.3, 0.25, u(170, 200), u(360, 400)) + [(0.3, 0.8)]
              + _arc(0.28, 0.86, (loop := u(0.06, 0.18)), loop * 0.8, -60, 200) + [(u(0.75, 0.95), 0.93)]],
             [_arc(0.5, 0.3, 0.3, 0.25, u(180, 200), 360) + _curve((0.8, 0.3), (0.7, 0.7), (0.15, 0.95)) + [(0.85, 0.95)]],
+            [_arc(0.5, 0.28, u(0.25, 0.33), 0.24, u(180, 210), 360) + _curve((0.8, 0.28), (0.8, 0.6), (0.5, 0.66))
+             + _arc(0.45, 0.8, u(0.2, 0.3), (ry := u(0.1, 0.16)), -90, -450) + [(u(0.75, 0.95), 0.8 + ry + u(-0.05, 0.05))]],
+            [[(u(0.1, 0.2), 0.06), (u(0.8, 0.9), 0.06), (u(0.1, 0.2), 0.94), (u(0.8, 0.95), 0.94)]],
         ],
         3: [
             [_arc(0.47, mid / 2 + 0.02, u(0.22, 0.3), mid / 2, u(190, 220), 450) + _arc(0.47, (1 + mid) / 2, u(0.25, 0.33), (1 - mid) / 2, 270, u(490, 520))],
@@ -79,6 +84,7 @@ def _styles(r: np.random.Generator) -> dict[int, list[list[Stroke]]]:
             [[(0.12, 0.06), (0.88, 0.06), (0.4 + u(-0.15, 0.15), 0.96)]],
             [[(0.12, 0.06 + u(0.0, 0.1)), (0.88, 0.06), (0.45, 0.96)], [(0.4, 0.5), (0.85, 0.5)]],
             [[(0.12, 0.06), (0.88, 0.06)] + _curve((0.88, 0.06), (0.5, 0.45), (0.45, 0.96))],
+            [[(0.12, u(0.2, 0.3)), (0.12, 0.06), (0.88, 0.06), (0.5 + u(-0.1, 0.1), 0.96)]],
         ],
         8: [
             [_arc(0.5, mid / 2 + 0.02, u(0.18, 0.26), mid / 2, 90, 450) + _arc(0.5, (1 + mid) / 2, u(0.24, 0.32), (1 - mid) / 2, -90, 270)],
@@ -87,6 +93,7 @@ def _styles(r: np.random.Generator) -> dict[int, list[list[Stroke]]]:
         9: [
             [_arc(0.5, (ry := u(0.15, 0.28)) + 0.04, rx := u(0.18, 0.32), ry, 0, 360) + [(0.5 + rx, ry + 0.04), (0.5 + rx + u(-0.15, 0.05), 0.96)]],
             [_arc(0.5, (ry := u(0.15, 0.28)) + 0.04, 0.28, ry, 0, 360) + _curve((0.78, ry), (0.78, 0.9), (u(0.2, 0.5), 0.92))],
+            [_arc(0.45, (ry := u(0.17, 0.27)) + 0.04, (rx := u(0.22, 0.32)), ry, -30, 330) + [(0.45 + rx * 0.87, 0.04 + ry * 0.5), (0.45 + rx - u(0.0, 0.25), 0.96)]],
         ],
     }
 
@@ -95,7 +102,7 @@ def synthetic_picture(digit: int, rng: np.random.Generator) -> np.ndarray:
     """A new random drawing of `digit` in a random style: (96, 96) float64 in [0, 1], dark ink on white."""
     styles = _styles(rng)[digit]
     strokes = styles[rng.integers(len(styles))]
-    width = rng.uniform(0.35, 1.0)  # the digit's width relative to its height
+    width = rng.uniform(0.3, 1.15)  # the digit's width relative to its height
     wobble = rng.uniform(0.0, 0.02)
     image = Image.new("L", (SIDE, SIDE), 255)
     draw = ImageDraw.Draw(image)
@@ -105,6 +112,7 @@ def synthetic_picture(digit: int, rng: np.random.Generator) -> np.ndarray:
     top = (SIDE - height) / 2
     for stroke in strokes:
         jitter = rng.normal(0.0, wobble, (len(stroke), 2)).cumsum(axis=0) / max(1, len(stroke)) ** 0.5
+        jitter = jitter + rng.normal(0.0, SHAKE, 2)
         points = [
             (left + (x + dx) * width * height, top + (y + dy) * height)
             for (x, y), (dx, dy) in zip(stroke, jitter)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from batchdigits.glyph import block_counts, glyph_from_image, ink_map, neighbour_correlation
 from drawing import as_rgb_float, digit_image
@@ -131,3 +132,62 @@ def test_a_page_with_only_ruled_lines_has_no_digit():
         draw.line([(0, y), (200, y)], fill=(140, 150, 190), width=2)
     glyph = glyph_from_image(as_rgb_float(page))
     assert glyph.features is None and "lines" in glyph.reason
+
+
+def _enclosed_paper(bitmap: np.ndarray) -> int:
+    """Paper pixels of a (32, 32) bitmap that ink encloses: the insides of its loops."""
+    from scipy import ndimage
+
+    return int((ndimage.binary_fill_holes(bitmap) & ~bitmap).sum())
+
+
+def _blurred_bold_ring() -> np.ndarray:
+    """A bold 0 with a narrow inside, blurred like a low-resolution scan: (120, 120, 3) in [0, 1]."""
+    from PIL import ImageDraw, ImageFilter
+
+    image = Image.new("L", (120, 120), 255)
+    ImageDraw.Draw(image).ellipse((35, 20, 85, 100), outline=0, width=24)
+    return as_rgb_float(image.filter(ImageFilter.GaussianBlur(6)))
+
+
+def test_a_loop_the_blur_filled_in_stays_a_loop(monkeypatch):
+    import batchdigits.glyph as glyph_module
+
+    ring = _blurred_bold_ring()
+    assert _enclosed_paper(glyph_from_image(ring).bitmap) > 50
+    # The same picture read without the loop search: the threshold alone fills the loop.
+    monkeypatch.setattr(glyph_module, "LOOP_DEPTH", np.inf)
+    assert _enclosed_paper(glyph_from_image(ring).bitmap) == 0
+
+
+def test_crisp_drawings_are_untouched_by_the_loop_search(monkeypatch):
+    import batchdigits.glyph as glyph_module
+
+    drawings = [as_rgb_float(digit_image(digit, width=width)) for digit in (0, 6, 8) for width in (3, 14)]
+    with_search = [glyph_from_image(d).features for d in drawings]
+    monkeypatch.setattr(glyph_module, "LOOP_DEPTH", np.inf)
+    assert all(np.array_equal(a, glyph_from_image(d).features) for a, d in zip(with_search, drawings))
+
+
+def _ink_box(bitmap: np.ndarray) -> tuple[int, int]:
+    """(height, width) of the ink's bounding box in a bitmap."""
+    rows, cols = np.nonzero(bitmap)
+    return int(np.ptp(rows)) + 1, int(np.ptp(cols)) + 1
+
+
+def test_a_wide_digit_is_narrowed_and_a_narrow_one_kept():
+    wide_zero = as_rgb_float(digit_image(0, box=(20, 60, 180, 140), width=6))  # twice as wide as tall
+    height, width = _ink_box(glyph_from_image(wide_zero).bitmap)
+    assert height == 32 and 0.7 <= width / height <= 0.85
+    narrow_one = as_rgb_float(digit_image(1, box=(90, 20, 110, 180), width=6))
+    height, width = _ink_box(glyph_from_image(narrow_one).bitmap)
+    assert height == 32 and width / height < 0.5
+
+
+def test_a_long_dash_is_not_stretched_into_a_block():
+    from PIL import ImageDraw
+
+    page = Image.new("RGB", (200, 200), (255, 255, 255))
+    ImageDraw.Draw(page).line([(40, 96), (160, 104)], fill=(0, 0, 0), width=3)
+    height, width = _ink_box(glyph_from_image(as_rgb_float(page)).bitmap)
+    assert width == 32 and height < 16
