@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFilter
 
 from batchdigits.glyph import block_counts, glyph_from_image, ink_map, neighbour_correlation
 from drawing import as_rgb_float, digit_image
@@ -115,8 +115,6 @@ def test_salt_and_pepper_noise_keeps_the_digit(bundled_model):
 def test_ruled_line_is_dropped():
     plain = digit_image(4, size=200)
     ruled = digit_image(4, size=200)
-    from PIL import ImageDraw
-
     ImageDraw.Draw(ruled).line([(0, 192), (200, 192)], fill=(150, 160, 190), width=2)
     a = glyph_from_image(as_rgb_float(plain)).features
     b = glyph_from_image(as_rgb_float(ruled)).features
@@ -124,8 +122,6 @@ def test_ruled_line_is_dropped():
 
 
 def test_a_page_with_only_ruled_lines_has_no_digit():
-    from PIL import Image, ImageDraw
-
     page = Image.new("RGB", (200, 200), (255, 255, 255))
     draw = ImageDraw.Draw(page)
     for y in (50, 100, 150):
@@ -143,8 +139,6 @@ def _enclosed_paper(bitmap: np.ndarray) -> int:
 
 def _blurred_bold_ring() -> np.ndarray:
     """A bold 0 with a narrow inside, blurred like a low-resolution scan: (120, 120, 3) in [0, 1]."""
-    from PIL import ImageDraw, ImageFilter
-
     image = Image.new("L", (120, 120), 255)
     ImageDraw.Draw(image).ellipse((35, 20, 85, 100), outline=0, width=24)
     return as_rgb_float(image.filter(ImageFilter.GaussianBlur(6)))
@@ -185,8 +179,6 @@ def test_a_wide_digit_is_narrowed_and_a_narrow_one_kept():
 
 
 def test_a_long_dash_is_not_stretched_into_a_block():
-    from PIL import ImageDraw
-
     page = Image.new("RGB", (200, 200), (255, 255, 255))
     ImageDraw.Draw(page).line([(40, 96), (160, 104)], fill=(0, 0, 0), width=3)
     height, width = _ink_box(glyph_from_image(as_rgb_float(page)).bitmap)
