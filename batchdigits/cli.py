@@ -234,45 +234,39 @@ def evaluate(
     Without LABELLED_DIR, the training recipe is measured on load_digits' writer-disjoint split.
     With --compare, the model families are trained and measured side by side instead.
     """
-    from batchdigits.evaluate import evaluate_folder, evaluate_split, format_text, write_evaluation
     from batchdigits.resources import bundled_model_path
     from batchdigits.runner import default_jobs
     from batchdigits.scan import DEFAULT_REVIEW_BELOW
 
-    threshold = DEFAULT_REVIEW_BELOW if review_below is None else review_below
-    workers = jobs or default_jobs()
+    settings = {"review_below": DEFAULT_REVIEW_BELOW if review_below is None else review_below,
+                "jobs": jobs or default_jobs()}
     if compare:
         if model is not None:
             raise fail("--compare trains each family itself; it takes no --model", ExitCode.USAGE)
-        _compare_families(labelled_dir, out, threshold, workers)
+        from batchdigits.compare import compare_on_folder, compare_on_split, format_comparison, write_comparison
+
+        _measure(labelled_dir, out, on_split=lambda: compare_on_split(**settings),
+                 on_folder=lambda folder: compare_on_folder(folder, **settings),
+                 write=write_comparison, as_text=format_comparison)
         return
+    from batchdigits.evaluate import evaluate_folder, evaluate_split, format_text, write_evaluation
+
     model_path = model if model is not None else bundled_model_path()
+    _measure(labelled_dir, out, on_split=lambda: evaluate_split(**settings),
+             on_folder=lambda folder: evaluate_folder(folder, model_path, **settings),
+             write=write_evaluation, as_text=format_text)
+
+
+def _measure(labelled_dir: Optional[Path], out: Path, *, on_split, on_folder, write, as_text) -> None:
+    """`evaluate`'s common path: measure on the split or the folder, write the pages into `out`,
+    print the text table and the HTML page's URI."""
 
     def run():
-        if labelled_dir is None:
-            evaluation = evaluate_split(review_below=threshold, jobs=workers)
-        else:
-            evaluation = evaluate_folder(labelled_dir, model_path, review_below=threshold, jobs=workers)
-        return evaluation, write_evaluation(evaluation, out)
+        measured = on_split() if labelled_dir is None else on_folder(labelled_dir)
+        return measured, write(measured, out)
 
-    evaluation, html_path = _run_core(run)
-    typer.echo(format_text(evaluation))
-    typer.echo(html_path.resolve().as_uri())
-
-
-def _compare_families(labelled_dir: Optional[Path], out: Path, threshold: float, workers: int) -> None:
-    """`evaluate --compare`: the model families on the split, or on a labelled folder."""
-    from batchdigits.compare import compare_on_folder, compare_on_split, format_comparison, write_comparison
-
-    def run():
-        if labelled_dir is None:
-            results = compare_on_split(review_below=threshold, jobs=workers)
-        else:
-            results = compare_on_folder(labelled_dir, review_below=threshold, jobs=workers)
-        return results, write_comparison(results, out)
-
-    results, html_path = _run_core(run)
-    typer.echo(format_comparison(results))
+    measured, html_path = _run_core(run)
+    typer.echo(as_text(measured))
     typer.echo(html_path.resolve().as_uri())
 
 

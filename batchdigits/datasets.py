@@ -11,6 +11,7 @@ import numpy as np
 
 from batchdigits.discover import find_images
 from batchdigits.errors import DatasetError
+from batchdigits.labels import folder_label
 
 MNIST_IMAGES = ("train-images-idx3-ubyte", "train-images.idx3-ubyte")
 MNIST_LABELS = ("train-labels-idx1-ubyte", "train-labels.idx1-ubyte")
@@ -25,20 +26,13 @@ class LabelledFile:
     label: int
 
 
-def label_of(relative_path: str) -> int | None:
-    """The digit a relative path is labelled with: its first folder when named 0..9, else None."""
-    first, _, rest = relative_path.partition("/")
-    if rest and len(first) == 1 and first.isdigit():
-        return int(first)
-    return None
-
-
 def labelled_files(root: Path) -> list[LabelledFile]:
-    """Every image under `root`/0 .. `root`/9 with its label; DatasetError if there are none."""
+    """Every image under `root` in a folder named 0..9 (labels.folder_label), with its label;
+    DatasetError if there are none."""
     files = [
         LabelledFile(found.path, found.absolute, label)
         for found in find_images(root)
-        if (label := label_of(found.path)) is not None
+        if (label := folder_label(found.path)) is not None
     ]
     if not files:
         raise DatasetError(f"no labelled images in {root}: expected subfolders named 0 to 9 holding images")

@@ -135,16 +135,16 @@ def _composite(rgba: Image.Image) -> np.ndarray:
     on_black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
     on_black.alpha_composite(rgba)
     # White ink on a clear background vanishes on white; keep whichever shows more contrast.
-    if _spread(on_black) > _spread(on_white) + 64:
+    if _spread(on_black, slice(0, 3)) > _spread(on_white, slice(0, 3)) + 64:
         chosen = on_black
     else:
         chosen = on_white
     return np.asarray(chosen.convert("RGB"), dtype=np.float32) / 255.0
 
 
-def _spread(image: Image.Image) -> int:
-    """The widest range of any colour channel of an RGBA picture (alpha ignored), 0..255."""
-    return max(high - low for low, high in image.getextrema()[:3])
+def _spread(image: Image.Image, bands: slice) -> int:
+    """The widest range (0..255) of values over the picture's `bands` (e.g. RGB of RGBA, CbCr of YCbCr)."""
+    return max(high - low for low, high in image.getextrema()[bands])
 
 
 def _thumbnail(rgb: np.ndarray) -> bytes:
@@ -155,7 +155,7 @@ def _thumbnail(rgb: np.ndarray) -> bytes:
     """
     image = Image.fromarray((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8), "RGB")
     image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BOX)
-    if max(high - low for low, high in image.convert("YCbCr").getextrema()[1:]) <= 6:
+    if _spread(image.convert("YCbCr"), slice(1, 3)) <= 6:
         image = image.convert("L")  # no colour to speak of: one channel is a third of the bytes
     png = io.BytesIO()
     image.save(png, format="PNG")

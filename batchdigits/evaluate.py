@@ -43,9 +43,7 @@ def measure(truth: np.ndarray, predicted: np.ndarray, confidence: np.ndarray, *,
     truth = np.asarray(truth, dtype=int)
     predicted = np.asarray(predicted, dtype=int)
     confidence = np.asarray(confidence, dtype=np.float64)
-    columns = np.where(predicted < 0, NONE_COLUMN, predicted)
-    confusion = np.zeros((10, 11), dtype=int)
-    np.add.at(confusion, (truth, columns), 1)
+    confusion = confusion_counts(truth, predicted)
     per_digit = []
     for digit in range(10):
         true_positive = confusion[digit, digit]
@@ -75,6 +73,14 @@ def measure(truth: np.ndarray, predicted: np.ndarray, confidence: np.ndarray, *,
         reliability=reliability,
         review_table=review_table(confidence, answered, correct),
     )
+
+
+def confusion_counts(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """(N,) true digits and (N,) predicted digits (-1 = none) -> (10, 11) int counts, [truth, said]; column 10 is none."""
+    columns = np.where(np.asarray(predicted) < 0, NONE_COLUMN, predicted)
+    confusion = np.zeros((10, NONE_COLUMN + 1), dtype=int)
+    np.add.at(confusion, (np.asarray(truth, dtype=int), columns), 1)
+    return confusion
 
 
 def review_table(confidence: np.ndarray, answered: np.ndarray, correct: np.ndarray) -> list[dict]:
@@ -183,7 +189,7 @@ def write_evaluation(evaluation: Evaluation, out_dir: Path) -> Path:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         write_atomically(out_dir / "evaluation.json", (json.dumps(asdict(evaluation), indent=1) + "\n").encode("utf-8"))
-        html = render("evaluation.html", evaluation=evaluation, digits=list(range(10)))
+        html = render("evaluation.html", evaluation=evaluation)
         write_atomically(out_dir / "evaluation.html", html.encode("utf-8"))
     except OSError as exc:
         raise OutputFolderError(f"cannot write the evaluation in {out_dir}: {exc.strerror}") from None

@@ -15,10 +15,11 @@ class LabelsFileError(BatchDigitsError):
 
 
 def folder_label(path: str) -> int | None:
-    """The digit a file is filed under: its folder's name when that is one of 0..9, else None."""
-    parts = path.split("/")
-    if len(parts) >= 2 and len(parts[-2]) == 1 and parts[-2].isdigit():
-        return int(parts[-2])
+    """The digit a file is filed under: the innermost of its folders named 0..9 (`path` relative,
+    POSIX separators), else None. `scan`'s report and `evaluate`/`train --extra` share this rule."""
+    for folder in reversed(path.split("/")[:-1]):
+        if len(folder) == 1 and folder in "0123456789":
+            return int(folder)
     return None
 
 

@@ -182,7 +182,7 @@ def verify_model(path: Path) -> tuple[ModelCard, bytes]:
         payload = path.read_bytes()
     except OSError as exc:
         raise ModelError(f"cannot read model {path}: {exc.strerror}") from None
-    rebuild = f"run `batchdigits train -o {path}` to rebuild it"
+    rebuild = _rebuild_hint(path)
     if hashlib.sha256(payload).hexdigest() != card.sha256:
         raise ModelError(f"model {path} does not match the sha256 in its card (damaged or altered): {rebuild}")
     installed = version("scikit-learn")
@@ -195,13 +195,20 @@ def verify_model(path: Path) -> tuple[ModelCard, bytes]:
 
 def load_model(path: Path) -> LoadedModel:
     """Load a model only after its sha256 and scikit-learn version match its card (never unpickle first)."""
+    return unpickle_model(path, *verify_model(path))
+
+
+def unpickle_model(path: Path, card: ModelCard, payload: bytes) -> LoadedModel:
+    """The model from the file bytes that verify_model(path) returned with `card` (checked, so safe to unpickle)."""
     import joblib
 
-    card, payload = verify_model(path)
     try:
         estimator = joblib.load(io.BytesIO(payload))
     except Exception as exc:  # the hash matched, so this is a broken build, not an attack
-        raise ModelError(
-            f"model {path} cannot be loaded ({type(exc).__name__}): run `batchdigits train -o {path}` to rebuild it"
-        ) from None
+        raise ModelError(f"model {path} cannot be loaded ({type(exc).__name__}): {_rebuild_hint(path)}") from None
     return LoadedModel(estimator=estimator, card=card, path=path)
+
+
+def _rebuild_hint(path: Path) -> str:
+    """What to do about a model file that cannot be used."""
+    return f"run `batchdigits train -o {path}` to rebuild it"

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from batchdigits import __version__
+from batchdigits.evaluate import NONE_COLUMN, confusion_counts
 from batchdigits.resources import asset_dir
 from batchdigits.results import ItemResult, RunCounts, Summary
 
@@ -158,18 +159,16 @@ def item_rows(items: list[ItemResult], truths: list[int | None] | None = None) -
 
 def accuracy(items: list[ItemResult], truths: list[int | None]) -> Accuracy | None:
     """Accuracy and a 10 x 11 confusion matrix (digits, then "none") over the items with a known digit."""
-    counts = np.zeros((10, 11), dtype=int)
-    for item, truth in zip(items, truths):
-        if truth is not None:
-            counts[truth, item.digit if item.digit is not None else 10] += 1
-    labelled = int(counts.sum())
-    if labelled == 0:
+    known = [(truth, -1 if item.digit is None else item.digit) for item, truth in zip(items, truths) if truth is not None]
+    if not known:
         return None
-    correct = int(np.trace(counts[:, :10]))
+    counts = confusion_counts(*np.array(known, dtype=int).T)
+    labelled = len(known)
+    correct = int(np.trace(counts[:, :NONE_COLUMN]))
     matrix = [
-        [MatrixCell(truth=t, predicted=str(p) if p < 10 else "none", count=int(counts[t, p]), diagonal=t == p,
-                    shade=round(float(counts[t, p]) / max(1, counts[t].sum()), 2))
-         for p in range(11)]
+        [MatrixCell(truth=t, predicted="none" if p == NONE_COLUMN else str(p), count=int(counts[t, p]),
+                    diagonal=t == p, shade=round(float(counts[t, p]) / max(1, counts[t].sum()), 2))
+         for p in range(NONE_COLUMN + 1)]
         for t in range(10)
     ]
     return Accuracy(labelled=labelled, correct=correct, percent=round(100 * correct / labelled, 1), matrix=matrix)

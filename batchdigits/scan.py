@@ -19,10 +19,10 @@ import numpy as np
 from batchdigits import __version__
 from batchdigits.atomic import write_atomically
 from batchdigits.discover import FoundFile, display_path, find_images
-from batchdigits.errors import BatchDigitsError, ExitCode, LockedError, ModelError, OutputFolderError
+from batchdigits.errors import BatchDigitsError, ExitCode, LockedError, OutputFolderError
 from batchdigits.labels import item_labels, read_labels_file
 from batchdigits.ledger import Entry, Ledger, Stamp, open_ledger, path_key
-from batchdigits.model import LoadedModel, ModelCard, load_model, verify_model
+from batchdigits.model import LoadedModel, ModelCard, unpickle_model, verify_model
 from batchdigits.results import ItemResult, RunCounts, Summary, recognized_item, results_csv, results_json, summarise
 from batchdigits.runner import FileJob, ProcessedFile, iter_processed
 
@@ -264,7 +264,7 @@ def scan(
     found = find_images(options.input_dir, recursive=options.recursive, exclude=options.out_dir)
     prepare_output(options.input_dir, options.out_dir)
     with output_lock(options.out_dir):
-        card, _ = verify_model(options.model_path)
+        card, payload = verify_model(options.model_path)
         notes = []
         with _open_ledger(options.out_dir) as ledger:
             if ledger.recovered_from is not None:
@@ -278,7 +278,8 @@ def scan(
             on_start(len(plan.to_read))
             counts = ReadCounts()
             if plan.to_read:
-                counts = _read_with_model_loading_alongside(plan.to_read, options, card, ledger, started, progress)
+                counts = _read_with_model_loading_alongside(plan.to_read, options, card, payload, ledger, started,
+                                                            progress)
                 stamps = ledger.stamps()
             fingerprint = report_fingerprint(options, card.sha256, found, stamps, labels)
             unchanged_report = ledger.get_meta("report") == fingerprint and all(
@@ -297,28 +298,22 @@ def scan(
 
 
 def _read_with_model_loading_alongside(to_read: list[tuple[FoundFile, str | None]], options: ScanOptions,
-                                       card: ModelCard, ledger: Ledger, started: str,
+                                       card: ModelCard, payload: bytes, ledger: Ledger, started: str,
                                        progress: Callable[[int], None]) -> ReadCounts:
     """read_and_record, with the model unpickled in a thread while the worker processes start and decode.
 
     Importing scikit-learn and unpickling take about two seconds; the main process would
     otherwise spend them idle-waiting for the first results, or keep the workers waiting later.
+    The bytes unpickled are the ones verified at the start of the run, so a model file replaced
+    meanwhile cannot slip in.
     """
     with ThreadPoolExecutor(max_workers=1) as loader:
-        model = loader.submit(_load_same_model, options.model_path, card)
+        model = loader.submit(unpickle_model, options.model_path, card, payload)
         try:
             return read_and_record(to_read, model.result, ledger, model_sha256=card.sha256,
                                    jobs=options.jobs, processed_at=started, progress=progress)
         finally:
             model.cancel()
-
-
-def _load_same_model(path: Path, card: ModelCard) -> LoadedModel:
-    """Unpickle the model verified at the start of the run; refuse it if it was replaced since."""
-    model = load_model(path)
-    if model.card.sha256 != card.sha256:
-        raise ModelError(f"model {path} was replaced during the run; run the scan again")
-    return model
 
 
 def _open_ledger(out_dir: Path) -> Ledger:

@@ -83,3 +83,16 @@ def test_scan_with_a_damaged_model_exits_three_with_one_line(model_copy, tmp_pat
     assert len(result.stderr.strip().splitlines()) == 1
     assert "batchdigits train" in result.stderr
     assert not (tmp_path / "out" / "report.html").exists()
+
+
+def test_the_verified_bytes_are_what_gets_unpickled(model_copy, bundled_model):
+    from batchdigits.glyph import glyph_from_image
+    from batchdigits.model import unpickle_model, verify_model
+    from drawing import as_rgb_float
+
+    card, payload = verify_model(model_copy)
+    model_copy.write_bytes(b"replaced after the check")  # as if swapped while a scan decodes
+    model = unpickle_model(model_copy, card, payload)
+    features = np.array([glyph_from_image(as_rgb_float(digit_image(d))).features for d in (3, 8)])
+    assert model.card.sha256 == bundled_model.card.sha256
+    assert np.array_equal(model.probabilities(features), bundled_model.probabilities(features))

@@ -230,3 +230,16 @@ def test_grouped_search_scores_held_out_writers_and_ranks_a_bad_gamma_last():
     assert len(good.fold_accuracies) == 3 and good.mean > 0.9
     assert bad.mean < 0.5  # a kernel this narrow knows only its training points, not new writers
     assert format_scores(scores).splitlines()[1].startswith("3 ")
+
+
+def test_evaluate_and_the_report_label_files_by_the_same_folder_rule(tmp_path):
+    from batchdigits.datasets import labelled_files
+    from batchdigits.labels import item_labels
+
+    for relative in ("4/a.png", "set/7/b.png", "3/day-2/c.png", "notes/d.png", "12/e.png"):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        digit_image(1, size=40, width=3).save(tmp_path / relative)
+    labelled = {item.path: item.label for item in labelled_files(tmp_path)}
+    assert labelled == {"4/a.png": 4, "set/7/b.png": 7, "3/day-2/c.png": 3}
+    paths = ["4/a.png", "set/7/b.png", "3/day-2/c.png", "notes/d.png", "12/e.png", "7/3/f.png"]
+    assert item_labels(paths, None) == [4, 7, 3, None, None, 3]  # the innermost 0..9 folder counts
