@@ -3,8 +3,9 @@
 One function serves both training and scanning, because the model is only as good as the
 agreement between what it was trained on and what it is shown. The steps, in order:
 ink map (polarity and paper colour from the border, uneven light removed), ink/paper threshold,
-specks and ruled lines dropped, crop, skeleton (stroke width forgotten), slant removed,
-redrawn with one fixed pen into a 32x32 bitmap fitted with its aspect kept, counted in 4x4 blocks.
+specks and ruled lines dropped, crop, skeleton (stroke width forgotten, except where ink is
+filled in far wider than the stroke), slant removed, redrawn with one fixed pen into a 32x32
+bitmap fitted with its aspect kept, counted in 4x4 blocks.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ MIN_DIGIT_FRACTION = 0.04  # a digit smaller than this part of the image's short
 LOOP_DEPTH = 0.1  # ink this much lighter (of the peak) than the ring around it is a loop, not stroke
 MAX_ASPECT = 0.8  # wider digits are narrowed to this width/height (scans that fill their box)
 MAX_STRETCH = 3.0  # but a height is never stretched more than this many times (a dash stays flat)
+FILLED_WIDTH = 1.8  # ink wider than this many times the digit's median stroke is a filled-in part
 
 
 @dataclass(frozen=True)
@@ -196,8 +198,9 @@ def _hugs_border(component: np.ndarray) -> bool:
     return inner.sum() < 0.1 * component.sum()
 
 
-def skeleton_points(mask: np.ndarray) -> np.ndarray:
-    """(H, W) bool digit mask -> (N, 2) float64 (row, col) points of its centre line, N >= 1.
+def skeleton_points(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W) bool digit mask -> (N, 2) float64 (row, col) points of its centre line, N >= 1,
+    and (N,) float64 the ink's half-width at each point, in the same units.
 
     The crop is brought to about SKELETON_SIDE pixels first: shrinking uses block maximum so
     thin strokes survive, enlarging smooths the edges so the skeleton has no staircase spurs.
@@ -216,11 +219,25 @@ def skeleton_points(mask: np.ndarray) -> np.ndarray:
         scale = SKELETON_SIDE / long_side
         shape = (max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale)))
         crop = resize(crop.astype(np.float64), shape, order=1, mode="edge", anti_aliasing=False) >= 0.5
-    skeleton = skeletonize(np.pad(crop, 1))
-    points = np.argwhere(skeleton).astype(np.float64)
-    if len(points) == 0:
-        points = np.argwhere(np.pad(crop, 1)).astype(np.float64)
-    return points
+    padded = np.pad(crop, 1)
+    skeleton = skeletonize(padded)
+    if not skeleton.any():
+        skeleton = padded
+    half_widths = ndimage.distance_transform_edt(padded)[skeleton]
+    return np.argwhere(skeleton).astype(np.float64), half_widths
+
+
+def filled_radii(half_widths: np.ndarray) -> np.ndarray:
+    """(N,) half-widths along a centre line -> (N,) radii to keep filled: the half-width where it
+    exceeds FILLED_WIDTH times the median, 0 elsewhere (drawn with the usual pen).
+
+    A bold writer's small loop is often solid ink (the lower loop of a thick 8, the head of a
+    9); its skeleton is a short line, so a uniform pen turns the 9 into a bare stroke. Keeping
+    such parts solid keeps them telling apart.
+    """
+    if len(half_widths) == 0:
+        return half_widths
+    return np.where(half_widths > FILLED_WIDTH * np.median(half_widths), half_widths, 0.0)
 
 
 def deslant(points: np.ndarray) -> np.ndarray:
@@ -238,9 +255,11 @@ def deslant(points: np.ndarray) -> np.ndarray:
     return upright
 
 
-def draw_with_pen(points: np.ndarray) -> np.ndarray:
+def draw_with_pen(points: np.ndarray, filled: np.ndarray | None = None) -> np.ndarray:
     """(N, 2) (row, col) centre-line points -> (32, 32) bool bitmap drawn with a fixed round pen.
 
+    `filled` (N,) gives, in the points' units, a radius kept solid around each point (0: only
+    the pen); a filled part is drawn at the digit's scale, so it keeps its size within the digit.
     The points are scaled (aspect kept, except that a digit wider than MAX_ASPECT of its height
     is narrowed to it) so the longer side of their box fills the bitmap less the pen's radius,
     and the box is centred. Neighbouring points land at most ~3.5 canvas
@@ -249,22 +268,41 @@ def draw_with_pen(points: np.ndarray) -> np.ndarray:
     """
     canvas_side = BITMAP_SIDE * SUPERSAMPLE
     radius = PEN_RADIUS * SUPERSAMPLE
-    low = points.min(axis=0)
-    span = np.maximum(points.max(axis=0) - low, 1.0)
+    filled = np.zeros(len(points)) if filled is None else filled
+    # A filled part no wider than the pen draws nothing new, so it must not widen the box either.
+    low, scale = _fit(points, np.zeros(len(points)), canvas_side, radius)
+    filled = np.where((filled[:, None] * scale).max(axis=1) > radius, filled, 0.0)
+    low, scale = _fit(points, filled, canvas_side, radius)
+    placed = (points - low) * scale
+    centre_line = np.zeros((canvas_side, canvas_side), dtype=bool)
+    index = np.clip(np.rint(placed).astype(int), 0, canvas_side - 1)
+    centre_line[index[:, 0], index[:, 1]] = True
+    ink = ndimage.distance_transform_edt(~centre_line) <= radius
+    for centre, reach in zip(placed[filled > 0], filled[filled > 0, None] * scale):
+        _fill_ellipse(ink, centre, reach)
+    blocks = ink.reshape(BITMAP_SIDE, SUPERSAMPLE, BITMAP_SIDE, SUPERSAMPLE).mean(axis=(1, 3))
+    return blocks >= 0.5
+
+
+def _fit(points: np.ndarray, filled: np.ndarray, canvas_side: int, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """The (row, col) origin and scale that place the points, with their filled parts, centred on the canvas."""
+    low = (points - filled[:, None]).min(axis=0)
+    span = np.maximum((points + filled[:, None]).max(axis=0) - low, 1.0)
     usable = canvas_side - 2 * radius - 1
     aspect = span[1] / span[0]
     # load_digits' forms scaled digits to the box's height only; scans that fill the box both
     # ways (ZIP-code cells) make digits wide, which would otherwise read as other digits.
     aspect = min(aspect, max(MAX_ASPECT, aspect / MAX_STRETCH))
     scale = usable * np.array([1.0, aspect]) / max(1.0, aspect) / span
-    placed = (points - low) * scale
-    placed += (canvas_side - 1 - span * scale) / 2.0
-    centre_line = np.zeros((canvas_side, canvas_side), dtype=bool)
-    index = np.clip(np.rint(placed).astype(int), 0, canvas_side - 1)
-    centre_line[index[:, 0], index[:, 1]] = True
-    ink = ndimage.distance_transform_edt(~centre_line) <= radius
-    blocks = ink.reshape(BITMAP_SIDE, SUPERSAMPLE, BITMAP_SIDE, SUPERSAMPLE).mean(axis=(1, 3))
-    return blocks >= 0.5
+    return low - (canvas_side - 1 - span * scale) / 2.0 / scale, scale
+
+
+def _fill_ellipse(canvas: np.ndarray, centre: np.ndarray, reach: np.ndarray) -> None:
+    """Set the pixels of a (H, W) bool canvas within an ellipse of (row, col) radii `reach`."""
+    top, left = np.maximum(np.floor(centre - reach), 0).astype(int)
+    bottom, right = np.minimum(np.ceil(centre + reach) + 1, canvas.shape).astype(int)
+    rows, cols = np.ogrid[top:bottom, left:right]
+    canvas[top:bottom, left:right] |= ((rows - centre[0]) / reach[0]) ** 2 + ((cols - centre[1]) / reach[1]) ** 2 <= 1.0
 
 
 def block_counts(bitmap: np.ndarray) -> np.ndarray:
@@ -278,5 +316,6 @@ def glyph_from_image(rgb: np.ndarray) -> Glyph:
     mask, reason = digit_mask(ink_map(rgb))
     if mask is None:
         return Glyph(features=None, bitmap=None, reason=reason)
-    bitmap = draw_with_pen(deslant(skeleton_points(mask)))
+    points, half_widths = skeleton_points(mask)
+    bitmap = draw_with_pen(deslant(points), filled_radii(half_widths))
     return Glyph(features=block_counts(bitmap), bitmap=bitmap)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import ndimage
 from PIL import Image, ImageDraw, ImageFilter
 
 from batchdigits.glyph import block_counts, glyph_from_image, ink_map, neighbour_correlation
@@ -132,8 +133,6 @@ def test_a_page_with_only_ruled_lines_has_no_digit():
 
 def _enclosed_paper(bitmap: np.ndarray) -> int:
     """Paper pixels of a (32, 32) bitmap that ink encloses: the insides of its loops."""
-    from scipy import ndimage
-
     return int((ndimage.binary_fill_holes(bitmap) & ~bitmap).sum())
 
 
@@ -148,6 +147,9 @@ def test_a_loop_the_blur_filled_in_stays_a_loop(monkeypatch):
     import batchdigits.glyph as glyph_module
 
     ring = _blurred_bold_ring()
+    # Its ends are far bolder than its sides, so they are kept filled, but the loop stays open.
+    assert _enclosed_paper(glyph_from_image(ring).bitmap) > 0
+    monkeypatch.setattr(glyph_module, "FILLED_WIDTH", np.inf)
     assert _enclosed_paper(glyph_from_image(ring).bitmap) > 50
     # The same picture read without the loop search: the threshold alone fills the loop.
     monkeypatch.setattr(glyph_module, "LOOP_DEPTH", np.inf)
@@ -161,6 +163,45 @@ def test_crisp_drawings_are_untouched_by_the_loop_search(monkeypatch):
     with_search = [glyph_from_image(d).features for d in drawings]
     monkeypatch.setattr(glyph_module, "LOOP_DEPTH", np.inf)
     assert all(np.array_equal(a, glyph_from_image(d).features) for a, d in zip(with_search, drawings))
+
+
+def _nine_with_a_solid_head() -> np.ndarray:
+    """A 9 whose head is a solid disc of ink (a bold writer's small loop): (200, 200, 3) in [0, 1]."""
+    image = Image.new("L", (200, 200), 255)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((70, 30, 130, 90), fill=0)
+    draw.line([(127, 60), (120, 170)], fill=0, width=10)
+    return as_rgb_float(image)
+
+
+def _largest_solid_square(bitmap: np.ndarray) -> int:
+    """The side of the largest all-ink square in a bool bitmap."""
+    side = 0
+    while ndimage.binary_erosion(bitmap, np.ones((side + 1, side + 1)), border_value=0).any():
+        side += 1
+    return side
+
+
+def test_a_solid_loop_is_kept_solid(monkeypatch):
+    import batchdigits.glyph as glyph_module
+
+    nine = _nine_with_a_solid_head()
+    bitmap = glyph_from_image(nine).bitmap
+    assert _largest_solid_square(bitmap) >= 8
+    rows, _ = np.nonzero(ndimage.binary_erosion(bitmap, np.ones((8, 8))))
+    assert rows.max() < 16  # the solid part is the head, in the upper half
+    # With one pen for every stroke the head shrinks to a line: the 9 becomes a bare stroke.
+    monkeypatch.setattr(glyph_module, "FILLED_WIDTH", np.inf)
+    assert _largest_solid_square(glyph_from_image(nine).bitmap) <= 5
+
+
+def test_even_strokes_have_no_filled_parts(monkeypatch):
+    import batchdigits.glyph as glyph_module
+
+    drawings = [as_rgb_float(digit_image(digit, width=width)) for digit in range(10) for width in (3, 14)]
+    kept = [glyph_from_image(d).features for d in drawings]
+    monkeypatch.setattr(glyph_module, "FILLED_WIDTH", np.inf)
+    assert all(np.array_equal(a, glyph_from_image(d).features) for a, d in zip(kept, drawings))
 
 
 def _ink_box(bitmap: np.ndarray) -> tuple[int, int]:
