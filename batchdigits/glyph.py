@@ -269,10 +269,11 @@ def draw_with_pen(points: np.ndarray, filled: np.ndarray | None = None) -> np.nd
     canvas_side = BITMAP_SIDE * SUPERSAMPLE
     radius = PEN_RADIUS * SUPERSAMPLE
     filled = np.zeros(len(points)) if filled is None else filled
-    # A filled part no wider than the pen draws nothing new, so it must not widen the box either.
     low, scale = _fit(points, np.zeros(len(points)), canvas_side, radius)
+    # A filled part no wider than the pen draws nothing new, so it must not widen the box either.
     filled = np.where((filled[:, None] * scale).max(axis=1) > radius, filled, 0.0)
-    low, scale = _fit(points, filled, canvas_side, radius)
+    if filled.any():
+        low, scale = _fit(points, filled, canvas_side, radius)
     placed = (points - low) * scale
     centre_line = np.zeros((canvas_side, canvas_side), dtype=bool)
     index = np.clip(np.rint(placed).astype(int), 0, canvas_side - 1)
@@ -284,8 +285,10 @@ def draw_with_pen(points: np.ndarray, filled: np.ndarray | None = None) -> np.nd
     return blocks >= 0.5
 
 
-def _fit(points: np.ndarray, filled: np.ndarray, canvas_side: int, radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """The (row, col) origin and scale that place the points, with their filled parts, centred on the canvas."""
+def _fit(
+    points: np.ndarray, filled: np.ndarray, canvas_side: int, radius: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(row, col) origin and scale placing the points and their filled parts centred on the canvas."""
     low = (points - filled[:, None]).min(axis=0)
     span = np.maximum((points + filled[:, None]).max(axis=0) - low, 1.0)
     usable = canvas_side - 2 * radius - 1
@@ -302,7 +305,8 @@ def _fill_ellipse(canvas: np.ndarray, centre: np.ndarray, reach: np.ndarray) -> 
     top, left = np.maximum(np.floor(centre - reach), 0).astype(int)
     bottom, right = np.minimum(np.ceil(centre + reach) + 1, canvas.shape).astype(int)
     rows, cols = np.ogrid[top:bottom, left:right]
-    canvas[top:bottom, left:right] |= ((rows - centre[0]) / reach[0]) ** 2 + ((cols - centre[1]) / reach[1]) ** 2 <= 1.0
+    inside = ((rows - centre[0]) / reach[0]) ** 2 + ((cols - centre[1]) / reach[1]) ** 2 <= 1.0
+    canvas[top:bottom, left:right] |= inside
 
 
 def block_counts(bitmap: np.ndarray) -> np.ndarray:
