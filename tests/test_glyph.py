@@ -103,6 +103,15 @@ def test_noise_scores_low_and_strokes_high():
     assert neighbour_correlation(ink) > 0.3
 
 
+def test_stopping_early_never_changes_the_smoothness_verdict():
+    rng = np.random.default_rng(2)
+    stripes = np.tile([0.0, 0.0, 1.0, 1.0], (40, 10))  # smooth down the columns only
+    maps = [rng.uniform(size=(60, 60)), stripes, stripes.T, 1.0 - as_rgb_float(digit_image(7, width=2)).mean(axis=2)]
+    for ink in maps:
+        for enough in (0.1, 0.3, 0.6, 0.95):
+            assert (neighbour_correlation(ink, enough=enough) >= enough) == (neighbour_correlation(ink) >= enough)
+
+
 def test_salt_and_pepper_noise_keeps_the_digit(bundled_model):
     picture = as_rgb_float(digit_image(5, width=8))
     rng = np.random.default_rng(5)
