@@ -10,6 +10,7 @@ import pytest
 from scipy import ndimage
 from PIL import Image, ImageDraw, ImageFilter
 
+import batchdigits.glyph as glyph_module
 from batchdigits.glyph import block_counts, glyph_from_image, ink_map, neighbour_correlation
 from drawing import as_rgb_float, digit_image
 
@@ -153,8 +154,6 @@ def _blurred_bold_ring() -> np.ndarray:
 
 
 def test_a_loop_the_blur_filled_in_stays_a_loop(monkeypatch):
-    import batchdigits.glyph as glyph_module
-
     ring = _blurred_bold_ring()
     # Its ends are far bolder than its sides, so they are kept filled, but the loop stays open.
     assert _enclosed_paper(glyph_from_image(ring).bitmap) > 0
@@ -166,8 +165,6 @@ def test_a_loop_the_blur_filled_in_stays_a_loop(monkeypatch):
 
 
 def test_crisp_drawings_are_untouched_by_the_loop_search(monkeypatch):
-    import batchdigits.glyph as glyph_module
-
     drawings = [as_rgb_float(digit_image(digit, width=width)) for digit in (0, 6, 8) for width in (3, 14)]
     with_search = [glyph_from_image(d).features for d in drawings]
     monkeypatch.setattr(glyph_module, "LOOP_DEPTH", np.inf)
@@ -183,6 +180,15 @@ def _nine_with_a_solid_head() -> np.ndarray:
     return as_rgb_float(image)
 
 
+def _eight_with_a_solid_lower_loop() -> np.ndarray:
+    """A bold 8 whose lower loop is filled in: (200, 200, 3) in [0, 1]."""
+    image = Image.new("L", (200, 200), 255)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((75, 20, 125, 80), outline=0, width=10)
+    draw.ellipse((65, 75, 135, 180), fill=0)
+    return as_rgb_float(image)
+
+
 def _largest_solid_square(bitmap: np.ndarray) -> int:
     """The side of the largest all-ink square in a bool bitmap."""
     side = 0
@@ -192,8 +198,6 @@ def _largest_solid_square(bitmap: np.ndarray) -> int:
 
 
 def test_a_solid_loop_is_kept_solid(monkeypatch):
-    import batchdigits.glyph as glyph_module
-
     nine = _nine_with_a_solid_head()
     bitmap = glyph_from_image(nine).bitmap
     assert _largest_solid_square(bitmap) >= 8
@@ -204,9 +208,19 @@ def test_a_solid_loop_is_kept_solid(monkeypatch):
     assert _largest_solid_square(glyph_from_image(nine).bitmap) <= 5
 
 
-def test_even_strokes_have_no_filled_parts(monkeypatch):
-    import batchdigits.glyph as glyph_module
+def test_digits_with_solid_loops_read_right(bundled_model, monkeypatch):
+    pictures = {9: _nine_with_a_solid_head(), 8: _eight_with_a_solid_lower_loop()}
 
+    def read(picture):
+        return int(bundled_model.probabilities(glyph_from_image(picture).features[None]).argmax())
+
+    assert {digit: read(picture) for digit, picture in pictures.items()} == {9: 9, 8: 8}
+    # Drawn with one pen they become a bare stroke and a single loop on a stem: other digits.
+    monkeypatch.setattr(glyph_module, "FILLED_WIDTH", np.inf)
+    assert all(read(picture) != digit for digit, picture in pictures.items())
+
+
+def test_even_strokes_have_no_filled_parts(monkeypatch):
     drawings = [as_rgb_float(digit_image(digit, width=width)) for digit in range(10) for width in (3, 14)]
     kept = [glyph_from_image(d).features for d in drawings]
     monkeypatch.setattr(glyph_module, "FILLED_WIDTH", np.inf)
