@@ -233,15 +233,13 @@ def skeleton_points(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def filled_radii(half_widths: np.ndarray) -> np.ndarray:
-    """(N,) half-widths along a centre line -> (N,) radii to keep filled: the half-width where it
-    exceeds FILLED_WIDTH times the median, 0 elsewhere (drawn with the usual pen).
+    """(N,) half-widths along a centre line, N >= 1 -> (N,) radii to keep filled: the half-width
+    where it exceeds FILLED_WIDTH times the median, 0 elsewhere (drawn with the usual pen).
 
     A bold writer's small loop is often solid ink (the lower loop of a thick 8, the head of a
     9); its skeleton is a short line, so a uniform pen turns the 9 into a bare stroke. Keeping
     such parts solid keeps them telling apart.
     """
-    if len(half_widths) == 0:
-        return half_widths
     return np.where(half_widths > FILLED_WIDTH * np.median(half_widths), half_widths, 0.0)
 
 
@@ -260,11 +258,12 @@ def deslant(points: np.ndarray) -> np.ndarray:
     return upright
 
 
-def draw_with_pen(points: np.ndarray, filled: np.ndarray | None = None) -> np.ndarray:
+def draw_with_pen(points: np.ndarray, filled: np.ndarray) -> np.ndarray:
     """(N, 2) (row, col) centre-line points -> (32, 32) bool bitmap drawn with a fixed round pen.
 
     `filled` (N,) gives, in the points' units, a radius kept solid around each point (0: only
     the pen); a filled part is drawn at the digit's scale, so it keeps its size within the digit.
+
     The points are scaled (aspect kept, except that a digit wider than MAX_ASPECT of its height
     is narrowed to it) so the longer side of their box fills the bitmap less the pen's radius,
     and the box is centred. Neighbouring points land at most ~3.5 canvas
@@ -273,7 +272,6 @@ def draw_with_pen(points: np.ndarray, filled: np.ndarray | None = None) -> np.nd
     """
     canvas_side = BITMAP_SIDE * SUPERSAMPLE
     radius = PEN_RADIUS * SUPERSAMPLE
-    filled = np.zeros(len(points)) if filled is None else filled
     low, scale = _fit(points, np.zeros(len(points)), canvas_side, radius)
     # A filled part no wider than the pen draws nothing new, so it must not widen the box either.
     filled = np.where((filled[:, None] * scale).max(axis=1) > radius, filled, 0.0)
