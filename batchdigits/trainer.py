@@ -9,22 +9,36 @@ from pathlib import Path
 import numpy as np
 
 from batchdigits.model import WRITER_BLOCKS, ModelCard, make_classifier, save_model
-from batchdigits.training import augmented_features, glyph_features, picture_from_8x8, synthetic_features
+from batchdigits.training import (
+    DISTORTED_ELASTIC,
+    ELASTIC,
+    augmented_features,
+    glyph_features,
+    picture_from_8x8,
+    synthetic_features,
+)
 
 DEFAULT_SEED = 0
 DEFAULT_COPIES = 9  # augmented redraws per load_digits image, besides the plain redraw
 DEFAULT_SYNTHETIC = 1000  # synthetic drawings per digit (batchdigits/synthetic.py)
+DISTORTED_WEIGHT = 0.5  # the SVC's weight on the distorted twin of each synthetic drawing (README)
 CHUNKS = 24  # work units handed to the worker processes
 
 
 @dataclass
 class TrainingSet:
-    """Glyph features (N, 64) in [0, 16], labels (N,) in 0..9, writer groups (N,) for grouped folds."""
+    """Glyph features (N, 64) in [0, 16], labels (N,) in 0..9, writer groups (N,) for grouped folds,
+    and the SVC's weight on each row (N,) > 0 (None: every row 1)."""
 
     features: np.ndarray
     labels: np.ndarray
     groups: np.ndarray
     description: list[str]
+    weights: np.ndarray | None = None
+
+    def row_weights(self) -> np.ndarray:
+        """(N,) float64 > 0: each row's weight in the SVC."""
+        return np.ones(len(self.labels)) if self.weights is None else np.asarray(self.weights, dtype=np.float64)
 
 
 def load_digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -59,20 +73,26 @@ def digits_training_set(
 
 
 def synthetic_training_set(per_digit: int, *, seed: int, jobs: int, first_group: int) -> TrainingSet:
-    """`per_digit` synthetic drawings of each digit, augmented, as glyph features."""
+    """`per_digit` synthetic drawings of each digit, augmented, as glyph features; then each
+    drawing again, distorted more (DISTORTED_ELASTIC), weighted DISTORTED_WEIGHT."""
     from joblib import Parallel, delayed
 
     digits = np.tile(np.arange(10), per_digit)
     chunks = [chunk for chunk in np.array_split(np.arange(len(digits)), CHUNKS) if len(chunk)]
     parts = Parallel(n_jobs=jobs)(
-        delayed(synthetic_features)(digits[chunk], seed, int(chunk[0])) for chunk in chunks
+        delayed(synthetic_features)(digits[chunk], seed, int(chunk[0]), elastic)
+        for elastic in (ELASTIC, DISTORTED_ELASTIC)
+        for chunk in chunks
     )
+    # No writer behind them: spread them over the calibration folds, each twin with its drawing.
+    groups = first_group + np.arange(len(digits)) % WRITER_BLOCKS
     return TrainingSet(
         features=np.vstack(parts) if parts else np.empty((0, 64)),
-        labels=digits,
-        # No writer behind them: spread them over the calibration folds.
-        groups=first_group + np.arange(len(digits)) % WRITER_BLOCKS,
-        description=[f"synthetic handwriting ({len(digits)} drawings)"],
+        labels=np.tile(digits, 2),
+        groups=np.tile(groups, 2),
+        description=[f"synthetic handwriting ({len(digits)} drawings, and each again distorted more, "
+                     f"weighted {DISTORTED_WEIGHT:g})"],
+        weights=np.repeat([1.0, DISTORTED_WEIGHT], len(digits)),
     )
 
 
@@ -113,19 +133,21 @@ def combine(sets: list[TrainingSet]) -> TrainingSet:
     features = np.vstack([s.features for s in sets])
     labels = np.concatenate([s.labels for s in sets])
     groups = np.concatenate([s.groups for s in sets])
+    weights = np.concatenate([s.row_weights() for s in sets])
     usable = ~np.isnan(features).any(axis=1)
     return TrainingSet(
         features=features[usable],
         labels=labels[usable],
         groups=groups[usable],
         description=[text for s in sets for text in s.description],
+        weights=weights[usable],
     )
 
 
 def fit(training: TrainingSet, seed: int):
     """A calibrated SVC fitted on a training set."""
     classifier = make_classifier(training.groups, training.labels, seed)
-    classifier.fit(training.features, training.labels)
+    classifier.fit(training.features, training.labels, training.row_weights())
     return classifier
 
 

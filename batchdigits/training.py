@@ -14,6 +14,9 @@ SOURCE_GAMMA = 2.0  # darkest cells are the pen's path; this keeps loops of thic
 ROTATION = 15.0
 SHEAR = 0.3
 ELASTIC = 8.0
+# Synthetic drawings are also shown twice as distorted: their strokes come from a few pen-stroke
+# models, so they need more bending than load_digits' real writers to cover other people's hands.
+DISTORTED_ELASTIC = 16.0
 ELASTIC_SMOOTHNESS = 8.0
 FOOT_PROBABILITY = 0.4
 SYNTHETIC_STREAM = 1  # keeps synthetic random streams apart from load_digits ones
@@ -49,11 +52,12 @@ def add_foot(picture: np.ndarray, label: int, rng: np.random.Generator) -> np.nd
     return 1.0 - ink
 
 
-def augment(picture: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def augment(picture: np.ndarray, rng: np.random.Generator, elastic: float = ELASTIC) -> np.ndarray:
     """(H, W) picture in [0, 1], dark ink on white -> a new drawing of it (same shape and range).
 
-    Rotation, shear, scale, elastic distortion and pen width change the way real writers do;
-    the glyph removes slant and stroke width again, so these teach what survives that.
+    Rotation, shear, scale, elastic distortion (up to `elastic` pixels) and pen width change the
+    way real writers do; the glyph removes slant and stroke width again, so these teach what
+    survives that.
     """
     ink = 1.0 - picture
     height, width = ink.shape
@@ -68,7 +72,7 @@ def augment(picture: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         + AffineTransform(translation=centre)
     )
     ink = warp(ink, transform.inverse, order=1, mode="constant", cval=0.0)
-    ink = _elastic(ink, rng, strength=rng.uniform(0.0, ELASTIC), smoothness=ELASTIC_SMOOTHNESS)
+    ink = _elastic(ink, rng, strength=rng.uniform(0.0, elastic), smoothness=ELASTIC_SMOOTHNESS)
     pen = rng.integers(-1, 3)  # thinner, same, or thicker strokes
     if pen > 0:
         ink = ndimage.grey_dilation(ink, size=(2 * pen + 1, 2 * pen + 1))
@@ -118,16 +122,19 @@ def augmented_features(
     return np.vstack(rows) if rows else np.empty((0, 64))
 
 
-def synthetic_features(digits: np.ndarray, seed: int, first_index: int = 0) -> np.ndarray:
+def synthetic_features(
+    digits: np.ndarray, seed: int, first_index: int = 0, elastic: float = ELASTIC
+) -> np.ndarray:
     """(N,) digits -> (N, 64) glyph features of new synthetic drawings of them, augmented.
 
     Drawing i uses its own random stream from `seed` and `first_index` + i, so any chunking
-    gives the same result.
+    gives the same result, and calls that differ only in `elastic` (the most elastic
+    displacement, in pixels) give the same drawings, distorted more or less.
     """
     from batchdigits.synthetic import synthetic_picture
 
     pictures = []
     for index, digit in enumerate(digits):
         rng = np.random.default_rng([seed, SYNTHETIC_STREAM, first_index + index])
-        pictures.append(augment(synthetic_picture(int(digit), rng), rng))
+        pictures.append(augment(synthetic_picture(int(digit), rng), rng, elastic))
     return glyph_features(pictures)

@@ -45,7 +45,7 @@ def grouped_search(training, grid=DEFAULT_GRID, *, folds: int = 5, real_groups: 
     scored = np.ones(len(training.labels), dtype=bool) if real_groups is None else training.groups < real_groups
     tasks = [(C, gamma, train, test[scored[test]]) for C, gamma in grid for train, test in splits]
     accuracies = Parallel(n_jobs=jobs)(
-        delayed(_fold_accuracy)(training.features, training.labels, C, gamma, train, test)
+        delayed(_fold_accuracy)(training.features, training.labels, training.row_weights(), C, gamma, train, test)
         for C, gamma, train, test in tasks
     )
     return [
@@ -54,13 +54,13 @@ def grouped_search(training, grid=DEFAULT_GRID, *, folds: int = 5, real_groups: 
     ]
 
 
-def _fold_accuracy(features, labels, C, gamma, train, test) -> float:
-    """Accuracy on rows `test` of an SVC fitted on rows `train`."""
+def _fold_accuracy(features, labels, weights, C, gamma, train, test) -> float:
+    """Accuracy on rows `test` of an SVC fitted on rows `train` with their weights."""
     from sklearn.svm import SVC
 
     if len(test) == 0:
         return float("nan")
-    model = SVC(C=C, gamma=gamma).fit(features[train], labels[train])
+    model = SVC(C=C, gamma=gamma).fit(features[train], labels[train], sample_weight=weights[train])
     return float((model.predict(features[test]) == labels[test]).mean())
 
 

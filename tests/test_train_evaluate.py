@@ -43,6 +43,73 @@ def test_synthetic_drawings_are_deterministic_and_read_as_their_digit(bundled_mo
     assert (predicted == digits).mean() >= 0.8
 
 
+def test_distorted_synthetic_twins_are_the_same_drawings_weighted_less_in_the_same_fold():
+    from batchdigits.trainer import DISTORTED_WEIGHT, synthetic_training_set
+    from batchdigits.training import DISTORTED_ELASTIC, ELASTIC, synthetic_features
+
+    digits = np.arange(10)
+    plain = synthetic_features(digits, seed=0)
+    assert np.array_equal(plain, synthetic_features(digits, seed=0, elastic=ELASTIC))
+    distorted = synthetic_features(digits, seed=0, elastic=DISTORTED_ELASTIC)
+    assert not np.array_equal(plain, distorted)
+    # The same drawing bent further: most of its ink stays put (other drawings of a digit share ~0.45).
+    overlap = np.minimum(plain, distorted).sum(axis=1) / np.maximum(plain, distorted).sum(axis=1)
+    assert np.median(overlap) > 0.65
+
+    training = synthetic_training_set(2, seed=0, jobs=1, first_group=13)
+    assert training.features.shape == (40, 64)
+    assert np.array_equal(training.features[20:], synthetic_features(np.tile(digits, 2), 0, elastic=DISTORTED_ELASTIC))
+    assert np.array_equal(training.labels[:20], training.labels[20:])
+    assert np.array_equal(training.groups[:20], training.groups[20:])
+    assert set(training.row_weights()[:20]) == {1.0} and set(training.row_weights()[20:]) == {DISTORTED_WEIGHT}
+
+
+def test_the_svc_picks_the_digit_and_the_calibration_says_how_sure():
+    from sklearn.datasets import load_digits
+
+    from batchdigits.model import WRITER_BLOCKS, make_classifier, pair_scores
+
+    digits = load_digits()
+    features, labels = digits.data[:900], digits.target[:900]
+    groups = np.arange(len(labels)) * WRITER_BLOCKS // len(labels)
+    model = make_classifier(groups, labels, seed=0).fit(features, labels)
+    unseen = digits.data[900:]
+    probabilities = model.predict_proba(unseen)
+    votes = pair_scores(model.svc_, unseen)[:, -10:]
+    assert np.array_equal(probabilities.argmax(axis=1), votes.argmax(axis=1))
+    assert np.allclose(probabilities.sum(axis=1), 1.0)
+
+    class Doubtful:
+        """A calibration that always favours 3, whatever the SVC says."""
+
+        classes_ = np.arange(10)
+
+        def predict_proba(self, scores):
+            return np.tile([0.02, 0.05, 0.03, 0.6, 0.1, 0.05, 0.05, 0.04, 0.03, 0.03], (len(scores), 1))
+
+    model.calibrator_ = Doubtful()
+    sevens = unseen[digits.target[900:] == 7][:3]
+    swapped = model.predict_proba(sevens)
+    assert (swapped.argmax(axis=1) == 7).all()
+    assert np.allclose(swapped[:, 7], 0.6) and np.allclose(swapped[:, 3], 0.04)
+    assert np.allclose(swapped[:, [0, 1, 2, 4]], [0.02, 0.05, 0.03, 0.1])
+
+
+def test_row_weights_reach_the_svc():
+    from sklearn.datasets import load_digits
+
+    from batchdigits.model import WRITER_BLOCKS, make_classifier
+
+    digits = load_digits()
+    features, labels = digits.data[:600], digits.target[:600]
+    groups = np.arange(len(labels)) * WRITER_BLOCKS // len(labels)
+    even = make_classifier(groups, labels, seed=0).fit(features, labels)
+    weights = np.where(labels == 8, 0.01, 1.0)  # 8s barely count: fewer of them hold the margin
+    light = make_classifier(groups, labels, seed=0).fit(features, labels, weights)
+    unseen_eights = digits.data[600:][digits.target[600:] == 8]
+    assert (light.svc_.predict(unseen_eights) == 8).sum() < (even.svc_.predict(unseen_eights) == 8).sum()
+
+
 def test_augment_keeps_shape_and_range():
     from sklearn.datasets import load_digits
 
@@ -62,7 +129,7 @@ def test_training_twice_with_one_seed_gives_the_same_model(tmp_path):
     assert first.metrics["load_digits_split_accuracy"] > 0.9
     card = json.loads((tmp_path / "a.json").read_text())
     assert card["seed"] == 5 and card["sha256"] == first.sha256
-    assert "synthetic handwriting (200 drawings)" in card["trained_on"]
+    assert "synthetic handwriting (200 drawings, and each again distorted more, weighted 0.5)" in card["trained_on"]
 
 
 def test_measure_counts_by_hand():
