@@ -14,7 +14,7 @@ from batchdigits.errors import OutputFolderError
 
 NONE_COLUMN = 10  # confusion-matrix column for images with no digit found or that failed
 CALIBRATION_BINS = 10
-REVIEW_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+REVIEW_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.92, 0.95)
 
 
 @dataclass

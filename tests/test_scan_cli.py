@@ -187,6 +187,14 @@ def test_every_command_has_help(command, cli):
     assert "Usage:" in result.stdout and len(result.stdout) > 200
 
 
+@pytest.mark.parametrize("command", ["scan", "watch", "evaluate"])
+def test_help_states_the_review_threshold_that_is_used(command, cli):
+    from batchdigits.scan import DEFAULT_REVIEW_BELOW
+
+    help_text = " ".join(cli(command, "--help").stdout.split())
+    assert f"[default: {DEFAULT_REVIEW_BELOW}]" in help_text
+
+
 def test_hostile_file_names_are_classified_and_escaped(tmp_path, cli):
     import os
 
