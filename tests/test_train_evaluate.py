@@ -67,7 +67,7 @@ def test_distorted_synthetic_twins_are_the_same_drawings_weighted_less_in_the_sa
 def test_the_svc_picks_the_digit_and_the_calibration_says_how_sure():
     from sklearn.datasets import load_digits
 
-    from batchdigits.model import WRITER_BLOCKS, make_classifier, pair_scores
+    from batchdigits.model import WRITER_BLOCKS, make_classifier, pair_scores, rbf_pair_margins
 
     digits = load_digits()
     features, labels = digits.data[:900], digits.target[:900]
@@ -78,6 +78,8 @@ def test_the_svc_picks_the_digit_and_the_calibration_says_how_sure():
     votes = pair_scores(model.svc_, unseen)[:, -10:]
     assert np.array_equal(probabilities.argmax(axis=1), votes.argmax(axis=1))
     assert np.allclose(probabilities.sum(axis=1), 1.0)
+    # Prediction computes the SVC's margins itself (one matrix product); they must be libsvm's.
+    assert np.abs(rbf_pair_margins(model.svc_, unseen, chunk=100) - model.svc_.decision_function(unseen)).max() < 1e-9
 
     class Doubtful:
         """A calibration that always favours 3, whatever the SVC says."""
