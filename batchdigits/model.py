@@ -147,7 +147,7 @@ def pair_scores(svc, features: np.ndarray) -> np.ndarray:
     return scores_from_margins(svc.decision_function(features))
 
 
-def rbf_pair_margins(svc, features: np.ndarray, chunk: int = 512) -> np.ndarray:
+def rbf_pair_margins(svc, features: np.ndarray, chunk: int = 256) -> np.ndarray:
     """(N, 64) -> (N, 45): an RBF SVC's one-vs-one decision values, as its decision_function
     gives them (to about 1e-12), computed as one matrix product per chunk of rows.
 
@@ -172,8 +172,14 @@ def rbf_pair_margins(svc, features: np.ndarray, chunk: int = 512) -> np.ndarray:
     margins = np.empty((len(features), weights.shape[1]))
     for begin in range(0, len(features), chunk):
         rows = features[begin:begin + chunk]
-        distances = (rows * rows).sum(axis=1)[:, None] - 2.0 * rows @ vectors.T + squared_norms
-        margins[begin:begin + chunk] = np.exp(-svc._gamma * np.maximum(distances, 0.0)) @ weights
+        kernel = rows @ vectors.T  # one (chunk, support vectors) buffer, worked in place
+        kernel *= -2.0
+        kernel += (rows * rows).sum(axis=1)[:, None]
+        kernel += squared_norms
+        np.maximum(kernel, 0.0, out=kernel)
+        kernel *= -svc._gamma
+        np.exp(kernel, out=kernel)
+        margins[begin:begin + chunk] = kernel @ weights
     return margins + svc.intercept_
 
 
