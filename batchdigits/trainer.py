@@ -21,14 +21,14 @@ from batchdigits.training import (
 DEFAULT_SEED = 0
 DEFAULT_COPIES = 9  # augmented redraws per load_digits image, besides the plain redraw
 DEFAULT_SYNTHETIC = 1000  # synthetic drawings per digit (batchdigits/synthetic.py)
-DISTORTED_WEIGHT = 0.5  # the SVC's weight on the distorted twin of each synthetic drawing (README)
+DISTORTED_WEIGHT = 0.5  # weight of each synthetic drawing's bent twin, in the SVC and its calibration (README)
 CHUNKS = 24  # work units handed to the worker processes
 
 
 @dataclass
 class TrainingSet:
     """Glyph features (N, 64) in [0, 16], labels (N,) in 0..9, writer groups (N,) for grouped folds,
-    and the SVC's weight on each row (N,) > 0 (None: every row 1)."""
+    and each row's weight in the fit (N,) > 0 (None: every row 1)."""
 
     features: np.ndarray
     labels: np.ndarray
@@ -37,7 +37,7 @@ class TrainingSet:
     weights: np.ndarray | None = None
 
     def row_weights(self) -> np.ndarray:
-        """(N,) float64 > 0: each row's weight in the SVC."""
+        """(N,) float64 > 0: each row's weight in the fit."""
         return np.ones(len(self.labels)) if self.weights is None else np.asarray(self.weights, dtype=np.float64)
 
 

@@ -14,8 +14,8 @@ SOURCE_GAMMA = 2.0  # darkest cells are the pen's path; this keeps loops of thic
 ROTATION = 15.0
 SHEAR = 0.3
 ELASTIC = 8.0
-# Synthetic drawings are also shown twice as distorted: their strokes come from a few pen-stroke
-# models, so they need more bending than load_digits' real writers to cover other people's hands.
+# Each synthetic drawing is used once more, bent up to this far: its strokes come from a few
+# pen-stroke models, which need more bending than load_digits' real writers to cover other hands.
 DISTORTED_ELASTIC = 16.0
 ELASTIC_SMOOTHNESS = 8.0
 FOOT_PROBABILITY = 0.4
