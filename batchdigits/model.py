@@ -130,12 +130,12 @@ class VoteCalibratedSVC:
         the largest probability and the calibration's favourite the digit's, so the answer and
         its alternatives stay in order; such confidences measured at most 0.62, so they go to review.
         """
-        scores = scores_from_margins(rbf_pair_margins(self.svc_, features))
+        scores = pair_scores(self.svc_, features)
         probabilities = self.calibrator_.predict_proba(scores)
-        rows = np.arange(len(features))
-        votes = scores[:, -len(self.svc_.classes_):]
-        chosen = np.searchsorted(self.classes_, self.svc_.classes_[votes.argmax(axis=1)])
+        # The SVC and the calibration were fitted on the same labels: their classes_ are one list.
+        chosen = scores[:, -probabilities.shape[1]:].argmax(axis=1)
         favourite = probabilities.argmax(axis=1)
+        rows = np.arange(len(features))
         highest, given = probabilities[rows, favourite], probabilities[rows, chosen]
         probabilities[rows, favourite] = given
         probabilities[rows, chosen] = highest
@@ -144,20 +144,34 @@ class VoteCalibratedSVC:
 
 def pair_scores(svc, features: np.ndarray) -> np.ndarray:
     """(N, 64) -> (N, 55): the 45 one-vs-one decision values, then the 10 one-vs-rest vote scores."""
-    return scores_from_margins(svc.decision_function(features))
+    pairwise = rbf_pair_margins(svc, features)
+    classes = len(svc.classes_)
+    votes = np.zeros((len(features), classes))
+    confidence = np.zeros((len(features), classes))
+    pair = 0
+    for first in range(classes):
+        for second in range(first + 1, classes):
+            margin = pairwise[:, pair]
+            votes[:, first] += margin > 0
+            votes[:, second] += margin <= 0
+            confidence[:, first] += margin
+            confidence[:, second] -= margin
+            pair += 1
+    # As scikit-learn's one-vs-rest shape: votes, with summed margins squeezed into (-1/3, 1/3) as tie-breaks.
+    scaled = confidence / (3 * (np.abs(confidence).max(axis=1, keepdims=True) + 1))
+    return np.hstack([pairwise, votes + scaled])
 
 
 def rbf_pair_margins(svc, features: np.ndarray, chunk: int = 256) -> np.ndarray:
-    """(N, 64) -> (N, 45): an RBF SVC's one-vs-one decision values, as its decision_function
-    gives them (to about 1e-12), computed as one matrix product per chunk of rows.
+    """(N, 64) -> (N, 45): the one-vs-one decision values of an RBF SVC fitted on 3 or more digits
+    (scikit-learn flips a two-digit SVC's sign), as its decision_function gives them (to about
+    1e-12), computed as one matrix product per chunk of rows.
 
     libsvm evaluates the kernel row by row; with some 10,000 support vectors that was most of
     the time a scan spends classifying. Pair (i, j) sums class i's support vectors weighted by
     their coefficients against j and class j's against i, plus the pair's intercept.
     """
     classes = len(svc.n_support_)
-    if svc.kernel != "rbf" or classes < 3:  # scikit-learn flips the sign of a two-class SVC's margin
-        return svc.decision_function(features)
     vectors, coefficients, starts = svc.support_vectors_, svc.dual_coef_, np.cumsum(np.r_[0, svc.n_support_])
     weights = np.zeros((len(vectors), classes * (classes - 1) // 2))
     pair = 0
@@ -181,25 +195,6 @@ def rbf_pair_margins(svc, features: np.ndarray, chunk: int = 256) -> np.ndarray:
         np.exp(kernel, out=kernel)
         margins[begin:begin + chunk] = kernel @ weights
     return margins + svc.intercept_
-
-
-def scores_from_margins(pairwise: np.ndarray) -> np.ndarray:
-    """(N, 45) one-vs-one decision values -> (N, 55): them, then the 10 one-vs-rest vote scores."""
-    classes = int(round((1 + np.sqrt(1 + 8 * pairwise.shape[1])) / 2))
-    votes = np.zeros((len(pairwise), classes))
-    confidence = np.zeros((len(pairwise), classes))
-    pair = 0
-    for first in range(classes):
-        for second in range(first + 1, classes):
-            margin = pairwise[:, pair]
-            votes[:, first] += margin > 0
-            votes[:, second] += margin <= 0
-            confidence[:, first] += margin
-            confidence[:, second] -= margin
-            pair += 1
-    # As scikit-learn's one-vs-rest shape: votes, with summed margins squeezed into (-1/3, 1/3) as tie-breaks.
-    scaled = confidence / (3 * (np.abs(confidence).max(axis=1, keepdims=True) + 1))
-    return np.hstack([pairwise, votes + scaled])
 
 
 def save_model(estimator: object, card: ModelCard, path: Path) -> ModelCard:
