@@ -14,7 +14,7 @@ from batchdigits.errors import OutputFolderError
 
 NONE_COLUMN = 10  # confusion-matrix column for images with no digit found or that failed
 CALIBRATION_BINS = 10
-REVIEW_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.92, 0.95)
+REVIEW_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)  # candidates; the threshold in use is always added
 
 
 @dataclass
@@ -71,7 +71,7 @@ def measure(truth: np.ndarray, predicted: np.ndarray, confidence: np.ndarray, *,
         error_rate_unflagged=round(float(1 - correct[unflagged].mean()), 4) if unflagged.any() else None,
         expected_calibration_error=ece,
         reliability=reliability,
-        review_table=review_table(confidence, answered, correct),
+        review_table=review_table(confidence, answered, correct, review_below),
     )
 
 
@@ -83,11 +83,13 @@ def confusion_counts(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     return confusion
 
 
-def review_table(confidence: np.ndarray, answered: np.ndarray, correct: np.ndarray) -> list[dict]:
-    """For each candidate review threshold: the share of answers flagged, and the error rate of the rest."""
+def review_table(confidence: np.ndarray, answered: np.ndarray, correct: np.ndarray,
+                 review_below: float) -> list[dict]:
+    """For each candidate review threshold and the one in use (`review_below`), ascending: the share
+    of answers flagged, and the error rate of the rest."""
     rows = []
     total = max(int(answered.sum()), 1)
-    for threshold in REVIEW_THRESHOLDS:
+    for threshold in sorted({*REVIEW_THRESHOLDS, review_below}):
         kept = answered & (confidence >= threshold)
         rows.append({
             "threshold": threshold,

@@ -12,6 +12,7 @@ import pytest
 from batchdigits.datasets import read_idx, read_mnist
 from batchdigits.errors import DatasetError
 from batchdigits.evaluate import calibration, measure
+from batchdigits.scan import DEFAULT_REVIEW_BELOW
 from batchdigits.training import augment, augmented_features, picture_from_8x8
 from drawing import digit_image
 
@@ -144,6 +145,20 @@ def test_measure_counts_by_hand():
     assert evaluation.per_digit[1]["precision"] == round(2 / 3, 4) and evaluation.per_digit[1]["recall"] == 1.0
     assert evaluation.no_prediction == 1 and evaluation.flagged == 1
     assert evaluation.error_rate_unflagged == 0.0
+
+
+def test_review_table_lists_the_threshold_in_use_among_the_candidates():
+    truth = np.array([0, 0, 1, 1, 2])
+    predicted = np.array([0, 1, 1, 1, -1])
+    confidence = np.array([0.9, 0.6, 0.95, 0.85, 0.0])
+    evaluation = measure(truth, predicted, confidence, source="t", model="m", review_below=0.87)
+    thresholds = [row["threshold"] for row in evaluation.review_table]
+    assert thresholds == [0.5, 0.6, 0.7, 0.8, 0.87, 0.9, 0.95]
+    in_use = evaluation.review_table[thresholds.index(0.87)]
+    # Of the four answers, the 0.6 and 0.85 ones fall below 0.87; the two kept are both right.
+    assert in_use["flagged"] == 0.5 and in_use["error_rate_unflagged"] == 0.0
+    at_default = measure(truth, predicted, confidence, source="t", model="m", review_below=DEFAULT_REVIEW_BELOW)
+    assert DEFAULT_REVIEW_BELOW in [row["threshold"] for row in at_default.review_table]
 
 
 def test_calibration_error_of_a_perfectly_calibrated_set_is_zero():
