@@ -33,6 +33,12 @@ LOOP_DEPTH = 0.1  # ink this much lighter (of the peak) than the ring around it 
 MAX_ASPECT = 0.8  # wider digits are narrowed to this width/height (scans that fill their box)
 MAX_STRETCH = 3.0  # but a height is never stretched more than this many times (a dash stays flat)
 FILLED_WIDTH = 1.8  # ink wider than this many times the digit's median stroke is a filled-in part
+LINE_SPAN = 0.75  # a ruled line or a box's side runs through at least this part of the picture
+LINE_MAX_SLOPE = 0.1  # lines up to about 6 degrees off the page's axes (a tilted photo)
+LINE_OVERHANG = 0.04  # a line runs on past the digit's ink at both ends by this part of the picture
+LINE_THIN = 0.75  # print, not pen: thinner than this many of the digit's median strokes...
+LINE_LIGHT = 0.75  # ... or lighter than this part of the digit's median ink
+FRAME_EXTENT = 0.6  # a frame's box spans at least this part of the picture both ways
 
 
 @dataclass(frozen=True)
@@ -101,12 +107,16 @@ def digit_mask(ink: np.ndarray) -> tuple[np.ndarray | None, str | None]:
         return None, "no digit found: the image looks like noise"
     level = max(_otsu(ink), MIN_CONTRAST, 0.25 * peak)
     mask = ink > level
-    mask &= ~(loop_depth(ink, mask) > LOOP_DEPTH * peak)
     if mask.mean() > MAX_INK_FRACTION:
         return None, "no distinct digit: the image is mostly ink"
+    mask &= ~ruled_lines(mask, ink)
     mask = _drop_clutter(mask)
     if mask is None:
         return None, "no digit found: only specks or lines"
+    # Basins are looked for in the digit's own ink only: a frame around it would make the whole
+    # digit a basin of the frame.
+    near_digit = ndimage.binary_dilation(mask, iterations=2)
+    mask &= ~(loop_depth(np.where(near_digit, ink, 0.0), mask) > LOOP_DEPTH * peak)
     rows, cols = np.nonzero(mask)
     extent = max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1)
     if extent < max(3, MIN_DIGIT_FRACTION * min(ink.shape)):
@@ -167,6 +177,91 @@ def _otsu(ink: np.ndarray) -> float:
     return float(threshold_otsu(ink))
 
 
+def ruled_lines(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """(H, W) bool ink mask and its (H, W) ink map -> (H, W) bool: the pixels of straight lines
+    across the picture (ruled or squared paper, a form box's sides) that are not the digit's.
+
+    A line counts when it runs through LINE_SPAN of the picture and on, unbroken, past the rest
+    of the ink at both ends, and is print rather than pen: thinner or lighter than the digit's
+    strokes. A tightly cropped digit's own stroke (the bar of a 7 in a ZIP-code cell) can meet
+    the first two but not the last. Where a stroke crosses a line, the line's pixels stay, so the
+    stroke stays whole.
+    """
+    rest = mask & ~(_straight_runs(mask) | _straight_runs(mask.T).T)
+    if not rest.any() or rest.all():
+        return np.zeros_like(mask)
+    rows, cols = np.nonzero(rest)
+    along_rows = _straight_runs(mask, beyond=(cols.min(), cols.max()))
+    along_cols = _straight_runs(mask.T, beyond=(rows.min(), rows.max())).T
+    if not along_rows.any() and not along_cols.any():
+        return np.zeros_like(mask)
+    rest = mask & ~(along_rows | along_cols)
+    stroke = _median_stroke_width(rest)
+    rest_ink = float(np.median(ink[rest]))
+    away_from_digit = ~ndimage.binary_dilation(rest, iterations=2)
+    found = []  # (print lines, thickest) along rows, then along columns
+    for runs, axis in ((along_rows, 1), (along_cols, 0)):
+        labels, _ = ndimage.label(runs, structure=np.ones((3, 3), dtype=bool))
+        print_lines, thickest = np.zeros_like(mask), 0.0
+        for index, box in enumerate(ndimage.find_objects(labels), start=1):
+            lone = (labels[box] == index) & away_from_digit[box]
+            if not lone.any():
+                continue
+            thickness = lone.sum() / lone.any(axis=1 - axis).sum()
+            if thickness <= LINE_THIN * stroke or np.median(ink[box][lone]) <= LINE_LIGHT * rest_ink:
+                print_lines[box] |= labels[box] == index
+                thickest = max(thickest, thickness)
+        found.append((print_lines, thickest))
+    kept = mask & ~(found[0][0] | found[1][0])
+    removed = np.zeros_like(mask)
+    for (print_lines, thickest), along in zip(found, ("rows", "cols")):
+        if print_lines.any():
+            # A stroke crossing a line shows on both sides of it: bridge it across the line.
+            across = int(np.ceil(thickest)) + 3
+            element = np.ones((across, 1) if along == "rows" else (1, across), dtype=bool)
+            removed |= print_lines & ~ndimage.binary_closing(kept, structure=element)
+    return removed
+
+
+def _straight_runs(mask: np.ndarray, beyond: tuple[int, int] | None = None) -> np.ndarray:
+    """(H, W) bool -> (H, W) bool: ink on near-horizontal digital lines (slopes up to
+    LINE_MAX_SLOPE, in half-pixel steps of drift) holding ink in LINE_SPAN of the columns.
+
+    With `beyond` (first, last column of the digit), a line must also be nearly unbroken for
+    LINE_OVERHANG of the width or more on both sides of those columns.
+    """
+    height, width = mask.shape
+    runs = np.zeros_like(mask)
+    rows, cols = np.nonzero(mask)
+    if width < 16 or rows.size < LINE_SPAN * width:
+        return runs
+    if beyond is not None:
+        left, right = beyond[0], width - 1 - beyond[1]
+        if min(left, right) < LINE_OVERHANG * width:
+            return runs
+        side = np.where(cols < beyond[0], 0, np.where(cols > beyond[1], 1, 2))
+    steps = int(np.ceil(2 * LINE_MAX_SLOPE * width))
+    lanes = height + 2 * steps + 1
+    for step in range(-steps, steps + 1):
+        lane = rows - np.rint(step * cols / (2.0 * width)).astype(np.int64) + steps
+        full = np.bincount(lane, minlength=lanes) >= LINE_SPAN * width
+        if beyond is not None and full.any():
+            per_side = np.bincount(lane * 3 + side, minlength=3 * lanes).reshape(lanes, 3)
+            full &= (per_side[:, 0] >= 0.9 * left) & (per_side[:, 1] >= 0.9 * right)
+        if full.any():
+            on_line = full[lane]
+            runs[rows[on_line], cols[on_line]] = True
+    return runs
+
+
+def _median_stroke_width(mask: np.ndarray) -> float:
+    """(H, W) bool ink -> its strokes' median width in pixels (twice the half-width on its centre line)."""
+    centre = skeletonize(mask)
+    if not centre.any():
+        return 1.0
+    return float(2.0 * np.median(ndimage.distance_transform_edt(mask)[centre]))
+
+
 def _drop_clutter(mask: np.ndarray) -> np.ndarray | None:
     """Keep the digit's components: drop specks, and ruled lines or frames when a digit remains."""
     labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
@@ -181,7 +276,7 @@ def _drop_clutter(mask: np.ndarray) -> np.ndarray | None:
         box_height = box[0].stop - box[0].start
         box_width = box[1].stop - box[1].start
         ruled_line = box_width >= 0.8 * width and box_height <= 0.12 * height
-        frame = box_width >= 0.9 * width and box_height >= 0.9 * height and (
+        frame = box_width >= FRAME_EXTENT * width and box_height >= FRAME_EXTENT * height and (
             areas[index] < 0.5 * box_width * box_height
         ) and _hugs_border(labels[box] == index + 1)
         is_line[index] = ruled_line or frame
