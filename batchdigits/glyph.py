@@ -198,18 +198,22 @@ def ruled_lines(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
     rest = mask & ~(along_rows | along_cols)
     stroke = _median_stroke_width(rest)
     rest_ink = float(np.median(ink[rest]))
-    away_from_digit = ~ndimage.binary_dilation(rest, iterations=2)
     found = []  # (print lines, thickest) along rows, then along columns
-    for runs, axis in ((along_rows, 1), (along_cols, 0)):
+    for runs, axis, extent in ((along_rows, 1, cols), (along_cols, 0, rows)):
+        # Judged where it runs on past the digit: there its ink is the line's own.
+        position = np.indices(mask.shape)[axis]
+        past_digit = (position < extent.min()) | (position > extent.max())
+        across = _run_lengths(mask, axis=1 - axis)
         labels, _ = ndimage.label(runs, structure=np.ones((3, 3), dtype=bool))
         print_lines, thickest = np.zeros_like(mask), 0.0
         for index, box in enumerate(ndimage.find_objects(labels), start=1):
-            lone = (labels[box] == index) & away_from_digit[box]
-            if not lone.any():
+            line = labels[box] == index
+            own = line & past_digit[box]
+            if not own.any():
                 continue
-            thickness = lone.sum() / lone.any(axis=1 - axis).sum()
-            if thickness <= LINE_THIN * stroke or np.median(ink[box][lone]) <= LINE_LIGHT * rest_ink:
-                print_lines[box] |= labels[box] == index
+            thickness = float(np.median(across[box][own]))
+            if thickness <= LINE_THIN * stroke or np.median(ink[box][own]) <= LINE_LIGHT * rest_ink:
+                print_lines[box] |= line
                 thickest = max(thickest, thickness)
         found.append((print_lines, thickest))
     kept = mask & ~(found[0][0] | found[1][0])
@@ -252,6 +256,16 @@ def _straight_runs(mask: np.ndarray, beyond: tuple[int, int] | None = None) -> n
             on_line = full[lane]
             runs[rows[on_line], cols[on_line]] = True
     return runs
+
+
+def _run_lengths(mask: np.ndarray, axis: int) -> np.ndarray:
+    """(H, W) bool -> (H, W) int: the length of the unbroken run of ink along `axis` through each
+    pixel (0 on paper)."""
+    structure = np.zeros((3, 3), dtype=bool)
+    structure[:, 1] = axis == 0
+    structure[1, :] = axis == 1
+    labels, _ = ndimage.label(mask, structure=structure)
+    return np.bincount(labels.ravel())[labels] * mask
 
 
 def _median_stroke_width(mask: np.ndarray) -> float:
