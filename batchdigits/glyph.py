@@ -25,6 +25,7 @@ PEN_RADIUS = 2.0  # in 32x32 pixels: a thick, even pen like the forms behind loa
 SKELETON_SIDE = 96  # the cropped digit is skeletonised at about this long side
 
 MAX_SLANT = 1.0  # horizontal shift per row removed at most (45 degrees)
+BORDER_BAND = 0.04  # the paper's colour is read from this part of the short side along the edges
 MIN_CONTRAST = 0.12  # ink must differ from the paper by this much (0..1) to count
 MAX_INK_FRACTION = 0.6  # more "ink" than this is a dark page, not a digit on paper
 MIN_SMOOTHNESS = 0.1  # strokes are smooth; noise has almost no correlation between neighbours
@@ -63,8 +64,16 @@ def ink_map(rgb: np.ndarray) -> np.ndarray:
     image = np.asarray(rgb, dtype=np.float64)
     if image.ndim == 2:
         image = image[:, :, None]
+    # A band, not the outermost pixels: a ruled line or a box's side may run along the edge.
+    band = max(1, round(BORDER_BAND * min(image.shape[:2])))
     border = np.concatenate(
-        [image[0], image[-1], image[:, 0], image[:, -1]], axis=0
+        [
+            image[:band].reshape(-1, image.shape[2]),
+            image[-band:].reshape(-1, image.shape[2]),
+            image[band:-band, :band].reshape(-1, image.shape[2]),
+            image[band:-band, -band:].reshape(-1, image.shape[2]),
+        ],
+        axis=0,
     )
     paper = np.median(border, axis=0)
     distance = np.sqrt(((image - paper) ** 2).mean(axis=2))
@@ -181,31 +190,35 @@ def ruled_lines(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
     """(H, W) bool ink mask and its (H, W) ink map -> (H, W) bool: the pixels of straight lines
     across the picture (ruled or squared paper, a form box's sides) that are not the digit's.
 
-    A line counts when it runs through LINE_SPAN of the picture and on, unbroken, past the rest
-    of the ink at both ends, and is print rather than pen: thinner or lighter than the digit's
-    strokes. A tightly cropped digit's own stroke (the bar of a 7 in a ZIP-code cell) can meet
-    the first two but not the last. Where a stroke crosses a line, the line's pixels stay, so the
-    stroke stays whole.
+    A line counts when it runs through LINE_SPAN of the picture and on past the rest of the ink
+    at both ends, and is print rather than pen: where it runs on alone, thinner or lighter than
+    the digit's strokes. A tightly cropped digit's own stroke (the stem of a 4 in a ZIP-code
+    cell) can meet the first two but not the last. Only the line's thin ink goes: where a stroke
+    crosses or touches it, the ink across the line is thick and stays, so the stroke stays whole.
     """
+    nothing = np.zeros_like(mask)
     rest = mask & ~(_straight_runs(mask) | _straight_runs(mask.T).T)
-    if not rest.any() or rest.all():
-        return np.zeros_like(mask)
+    if not _digit_sized(rest):
+        return nothing
     rows, cols = np.nonzero(rest)
     along_rows = _straight_runs(mask, beyond=(cols.min(), cols.max()))
     along_cols = _straight_runs(mask.T, beyond=(rows.min(), rows.max())).T
     if not along_rows.any() and not along_cols.any():
-        return np.zeros_like(mask)
+        return nothing
     rest = mask & ~(along_rows | along_cols)
+    if not _digit_sized(rest):
+        return nothing
+    rows, cols = np.nonzero(rest)
     stroke = _median_stroke_width(rest)
     rest_ink = float(np.median(ink[rest]))
-    found = []  # (print lines, thickest) along rows, then along columns
+    removed = np.zeros_like(mask)
     for runs, axis, extent in ((along_rows, 1, cols), (along_cols, 0, rows)):
-        # Judged where it runs on past the digit: there its ink is the line's own.
+        if not runs.any():
+            continue
         position = np.indices(mask.shape)[axis]
         past_digit = (position < extent.min()) | (position > extent.max())
         across = _run_lengths(mask, axis=1 - axis)
         labels, _ = ndimage.label(runs, structure=np.ones((3, 3), dtype=bool))
-        print_lines, thickest = np.zeros_like(mask), 0.0
         for index, box in enumerate(ndimage.find_objects(labels), start=1):
             line = labels[box] == index
             own = line & past_digit[box]
@@ -213,35 +226,34 @@ def ruled_lines(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
                 continue
             thickness = float(np.median(across[box][own]))
             if thickness <= LINE_THIN * stroke or np.median(ink[box][own]) <= LINE_LIGHT * rest_ink:
-                print_lines[box] |= line
-                thickest = max(thickest, thickness)
-        found.append((print_lines, thickest))
-    kept = mask & ~(found[0][0] | found[1][0])
-    removed = np.zeros_like(mask)
-    for (print_lines, thickest), along in zip(found, ("rows", "cols")):
-        if print_lines.any():
-            # A stroke crossing a line shows on both sides of it: bridge it across the line.
-            across = int(np.ceil(thickest)) + 3
-            element = np.ones((across, 1) if along == "rows" else (1, across), dtype=bool)
-            removed |= print_lines & ~ndimage.binary_closing(kept, structure=element)
+                removed[box] |= line & (across[box] <= thickness + 2)
     return removed
+
+
+def _digit_sized(ink: np.ndarray) -> bool:
+    """True when some ink spans at least a tenth of the picture's short side (not just a speck)."""
+    if not ink.any():
+        return False
+    rows, cols = np.nonzero(ink)
+    extent = max(rows.max() - rows.min(), cols.max() - cols.min()) + 1
+    return extent >= 0.1 * min(ink.shape)
 
 
 def _straight_runs(mask: np.ndarray, beyond: tuple[int, int] | None = None) -> np.ndarray:
     """(H, W) bool -> (H, W) bool: ink on near-horizontal digital lines (slopes up to
     LINE_MAX_SLOPE, in half-pixel steps of drift) holding ink in LINE_SPAN of the columns.
 
-    With `beyond` (first, last column of the digit), a line must also be nearly unbroken for
-    LINE_OVERHANG of the width or more on both sides of those columns.
+    With `beyond` (first, last column of the digit), a line must also hold ink in LINE_OVERHANG
+    of the width or more on both sides of those columns.
     """
     height, width = mask.shape
     runs = np.zeros_like(mask)
     rows, cols = np.nonzero(mask)
     if width < 16 or rows.size < LINE_SPAN * width:
         return runs
+    overhang = LINE_OVERHANG * width
     if beyond is not None:
-        left, right = beyond[0], width - 1 - beyond[1]
-        if min(left, right) < LINE_OVERHANG * width:
+        if min(beyond[0], width - 1 - beyond[1]) < overhang:
             return runs
         side = np.where(cols < beyond[0], 0, np.where(cols > beyond[1], 1, 2))
     steps = int(np.ceil(2 * LINE_MAX_SLOPE * width))
@@ -251,7 +263,7 @@ def _straight_runs(mask: np.ndarray, beyond: tuple[int, int] | None = None) -> n
         full = np.bincount(lane, minlength=lanes) >= LINE_SPAN * width
         if beyond is not None and full.any():
             per_side = np.bincount(lane * 3 + side, minlength=3 * lanes).reshape(lanes, 3)
-            full &= (per_side[:, 0] >= 0.9 * left) & (per_side[:, 1] >= 0.9 * right)
+            full &= (per_side[:, 0] >= overhang) & (per_side[:, 1] >= overhang)
         if full.any():
             on_line = full[lane]
             runs[rows[on_line], cols[on_line]] = True
