@@ -39,6 +39,8 @@ LINE_MAX_SLOPE = 0.1  # lines up to about 6 degrees off the page's axes (a tilte
 LINE_OVERHANG = 0.04  # a line runs on past the digit's ink at both ends by this part of the picture
 LINE_THIN = 0.75  # print, not pen: thinner than this many of the digit's median strokes...
 LINE_LIGHT = 0.75  # ... or lighter than this part of the digit's median ink
+SMOOTH_FROM_WIDTH = 5.0  # strokes at least this many pixels wide are smoothed before thresholding
+SMOOTH_PART = 0.125  # with a Gaussian of this part of their width
 FRAME_EXTENT = 0.6  # a frame's box spans at least this part of the picture both ways
 
 
@@ -116,6 +118,14 @@ def digit_mask(ink: np.ndarray) -> tuple[np.ndarray | None, str | None]:
         return None, "no digit found: the image looks like noise"
     level = max(_otsu(ink), MIN_CONTRAST, 0.25 * peak)
     mask = ink > level
+    # Grainy ink (pencil on rough paper, chalk, a noisy photo) gives ragged edges and pinholes,
+    # which the skeleton turns into spurs and loops; smoothing at a fraction of the stroke's
+    # width removes grain, never strokes.
+    width = 4.0 * float(ndimage.distance_transform_edt(mask).sum()) / max(1, mask.sum())
+    if width >= SMOOTH_FROM_WIDTH:
+        ink = ndimage.gaussian_filter(ink, width * SMOOTH_PART)
+        level = max(_otsu(ink), MIN_CONTRAST, 0.25 * peak)
+        mask = ink > level
     if mask.mean() > MAX_INK_FRACTION:
         return None, "no distinct digit: the image is mostly ink"
     mask &= ~ruled_lines(mask, ink)
