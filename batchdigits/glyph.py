@@ -39,8 +39,9 @@ LINE_MAX_SLOPE = 0.1  # lines up to about 6 degrees off the page's axes (a tilte
 LINE_OVERHANG = 0.04  # a line runs on past the digit's ink at both ends by this part of the picture
 LINE_THIN = 0.75  # print, not pen: thinner than this many of the digit's median strokes...
 LINE_LIGHT = 0.75  # ... or lighter than this part of the digit's median ink
-SMOOTH_FROM_WIDTH = 5.0  # strokes at least this many pixels wide are smoothed before thresholding
+SMOOTH_FROM_WIDTH = 5.0  # grainy strokes this many pixels wide or more are smoothed before thresholding
 SMOOTH_PART = 0.125  # with a Gaussian of this part of their width
+RAGGED = 0.1  # ... when a majority vote would flip this part of their edge pixels
 FRAME_EXTENT = 0.6  # a frame's box spans at least this part of the picture both ways
 
 
@@ -116,22 +117,21 @@ def digit_mask(ink: np.ndarray) -> tuple[np.ndarray | None, str | None]:
     smooth_enough = max(MIN_SMOOTHNESS, 4.0 / np.sqrt(ink.size))
     if neighbour_correlation(ink, enough=smooth_enough) < smooth_enough:
         return None, "no digit found: the image looks like noise"
-    level = max(_otsu(ink), MIN_CONTRAST, 0.25 * peak)
-    mask = ink > level
-    # Grainy ink (pencil on rough paper, chalk, a noisy photo) gives ragged edges and pinholes,
-    # which the skeleton turns into spurs and loops; smoothing at a fraction of the stroke's
-    # width removes grain, never strokes.
-    width = 4.0 * float(ndimage.distance_transform_edt(mask).sum()) / max(1, mask.sum())
-    if width >= SMOOTH_FROM_WIDTH:
-        ink = ndimage.gaussian_filter(ink, width * SMOOTH_PART)
-        level = max(_otsu(ink), MIN_CONTRAST, 0.25 * peak)
-        mask = ink > level
-    if mask.mean() > MAX_INK_FRACTION:
-        return None, "no distinct digit: the image is mostly ink"
-    mask &= ~ruled_lines(mask, ink)
-    mask = _drop_clutter(mask)
+    mask, reason = _separate_digit(ink, peak)
     if mask is None:
-        return None, "no digit found: only specks or lines"
+        return None, reason
+    # Grainy ink (pencil on rough paper, chalk, a noisy photo) gives ragged edges and pinholes,
+    # which the skeleton turns into spurs and loops; smoothing at a fraction of the digit's
+    # stroke width removes grain, never strokes. Clean edges are left exactly as they are.
+    width = 4.0 * float(ndimage.distance_transform_edt(mask).sum()) / mask.sum()
+    if width >= SMOOTH_FROM_WIDTH and raggedness(mask) >= RAGGED:
+        ink = ndimage.gaussian_filter(ink, width * SMOOTH_PART)
+        # The level comes from around the digit only, so that clutter it has already been
+        # told apart from (a ruled line below it) cannot move it.
+        near_digit = ndimage.binary_dilation(mask, iterations=int(np.ceil(width)))
+        mask, reason = _separate_digit(ink, peak, level=_otsu(ink[near_digit]))
+        if mask is None:
+            return None, reason
     # Basins are looked for in the digit's own ink only: a frame around it would make the whole
     # digit a basin of the frame.
     near_digit = ndimage.binary_dilation(mask, iterations=2)
@@ -140,6 +140,30 @@ def digit_mask(ink: np.ndarray) -> tuple[np.ndarray | None, str | None]:
     extent = max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1)
     if extent < max(3, MIN_DIGIT_FRACTION * min(ink.shape)):
         return None, "no digit found: only specks"
+    return mask, None
+
+
+def raggedness(mask: np.ndarray) -> float:
+    """(H, W) bool ink -> in [0, 1]: the part of its edge pixels that a 3x3 majority vote flips
+    (clean strokes about 0.01, grainy pencil or chalk 0.3 and more)."""
+    edge = mask & ~ndimage.binary_erosion(mask)
+    majority = ndimage.median_filter(mask.astype(np.uint8), size=3).astype(bool)
+    return float((majority != mask).sum()) / max(1, int(edge.sum()))
+
+
+def _separate_digit(
+    ink: np.ndarray, peak: float, level: float | None = None
+) -> tuple[np.ndarray | None, str | None]:
+    """(H, W) ink map and its peak -> (H, W) bool mask of the ink left once thresholded (at Otsu's
+    `level` of the whole map unless given) and cleared of lines, frames and specks, or (None, reason)."""
+    level = _otsu(ink) if level is None else level
+    mask = ink > max(level, MIN_CONTRAST, 0.25 * peak)
+    if mask.mean() > MAX_INK_FRACTION:
+        return None, "no distinct digit: the image is mostly ink"
+    mask &= ~ruled_lines(mask, ink)
+    mask = _drop_clutter(mask)
+    if mask is None:
+        return None, "no digit found: only specks or lines"
     return mask, None
 
 
