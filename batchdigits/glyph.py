@@ -41,7 +41,7 @@ LINE_THIN = 0.75  # print, not pen: thinner than this many of the digit's median
 LINE_LIGHT = 0.75  # ... or lighter than this part of the digit's median ink
 SMOOTH_FROM_WIDTH = 5.0  # grainy strokes this many pixels wide or more are smoothed before thresholding
 SMOOTH_PART = 0.125  # with a Gaussian of this part of their width
-RAGGED = 0.1  # ... when a majority vote would flip this part of their edge pixels
+RAGGED = 0.25  # ... when a majority vote would flip this part of their edge pixels
 FRAME_EXTENT = 0.6  # a frame's box spans at least this part of the picture both ways
 
 
@@ -126,10 +126,7 @@ def digit_mask(ink: np.ndarray) -> tuple[np.ndarray | None, str | None]:
     width = 4.0 * float(ndimage.distance_transform_edt(mask).sum()) / mask.sum()
     if width >= SMOOTH_FROM_WIDTH and raggedness(mask) >= RAGGED:
         ink = ndimage.gaussian_filter(ink, width * SMOOTH_PART)
-        # The level comes from around the digit only, so that clutter it has already been
-        # told apart from (a ruled line below it) cannot move it.
-        near_digit = ndimage.binary_dilation(mask, iterations=int(np.ceil(width)))
-        mask, reason = _separate_digit(ink, peak, level=_otsu(ink[near_digit]))
+        mask, reason = _separate_digit(ink, peak)
         if mask is None:
             return None, reason
     # Basins are looked for in the digit's own ink only: a frame around it would make the whole
@@ -151,13 +148,10 @@ def raggedness(mask: np.ndarray) -> float:
     return float((majority != mask).sum()) / max(1, int(edge.sum()))
 
 
-def _separate_digit(
-    ink: np.ndarray, peak: float, level: float | None = None
-) -> tuple[np.ndarray | None, str | None]:
-    """(H, W) ink map and its peak -> (H, W) bool mask of the ink left once thresholded (at Otsu's
-    `level` of the whole map unless given) and cleared of lines, frames and specks, or (None, reason)."""
-    level = _otsu(ink) if level is None else level
-    mask = ink > max(level, MIN_CONTRAST, 0.25 * peak)
+def _separate_digit(ink: np.ndarray, peak: float) -> tuple[np.ndarray | None, str | None]:
+    """(H, W) ink map and its peak -> (H, W) bool mask of the ink left once thresholded and
+    cleared of lines, frames and specks, or (None, reason)."""
+    mask = ink > max(_otsu(ink), MIN_CONTRAST, 0.25 * peak)
     if mask.mean() > MAX_INK_FRACTION:
         return None, "no distinct digit: the image is mostly ink"
     mask &= ~ruled_lines(mask, ink)
