@@ -253,6 +253,8 @@ def ruled_lines(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
             if not own.any():
                 continue
             thickness = float(np.median(across[box][own]))
+            if own.any(axis=1 - axis).sum() < 3 * thickness:
+                continue  # no line runs on alone there, only a stroke's rounded end
             if thickness <= LINE_THIN * stroke or np.median(ink[box][own]) <= LINE_LIGHT * rest_ink:
                 removed[box] |= line & (across[box] <= thickness + 2)
     return removed

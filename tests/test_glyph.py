@@ -135,6 +135,110 @@ def test_ruled_line_is_dropped():
     assert np.array_equal(a, b)
 
 
+def _ink_disagreement(a: np.ndarray, b: np.ndarray) -> float:
+    """The part of two (32, 32) glyph bitmaps' ink that only one of them has."""
+    return float((a ^ b).sum()) / max(1, int((a | b).sum()))
+
+
+def _ruled(image: Image.Image, rows=(), cols=(), fill=(60, 80, 160), width=2) -> Image.Image:
+    """The image with straight lines across it at the given rows and columns (ruled or squared
+    paper, printed dark enough to pass the ink threshold, as a photocopy does)."""
+    image = image.copy()
+    draw = ImageDraw.Draw(image)
+    for y in rows:
+        draw.line([(0, y), (image.width, y)], fill=fill, width=width)
+    for x in cols:
+        draw.line([(x, 0), (x, image.height)], fill=fill, width=width)
+    return image
+
+
+def _without_line_removal(monkeypatch) -> None:
+    """No run of ink can hold more than the whole width, so no line is ever found."""
+    monkeypatch.setattr(glyph_module, "LINE_SPAN", 2.0)
+
+
+@pytest.mark.parametrize("digit", [2, 4, 5, 7])
+def test_a_ruled_line_through_the_digit_is_removed_and_the_strokes_it_crosses_kept(monkeypatch, digit):
+    plain = digit_image(digit, width=12)
+    ruled = _ruled(plain, rows=(45, 100, 155))  # notebook lines, two of them through the digit
+    clean = glyph_from_image(as_rgb_float(plain)).bitmap
+    assert _ink_disagreement(clean, glyph_from_image(as_rgb_float(ruled)).bitmap) < 0.12
+    _without_line_removal(monkeypatch)
+    assert _ink_disagreement(clean, glyph_from_image(as_rgb_float(ruled)).bitmap) > 0.3
+
+
+def test_squared_paper(monkeypatch):
+    plain = digit_image(8, width=12)
+    squared = _ruled(plain, rows=range(10, 200, 24), cols=range(5, 200, 24), fill=(70, 80, 100), width=2)
+    clean = glyph_from_image(as_rgb_float(plain)).bitmap
+    assert _ink_disagreement(clean, glyph_from_image(as_rgb_float(squared)).bitmap) < 0.15
+    _without_line_removal(monkeypatch)
+    assert _ink_disagreement(clean, glyph_from_image(as_rgb_float(squared)).bitmap) > 0.3
+
+
+@pytest.mark.parametrize("margin", [4, 12, 20])
+def test_a_digit_in_a_printed_box_reads_as_the_digit_alone(margin):
+    plain = digit_image(6, width=12)
+    boxed = plain.copy()
+    ImageDraw.Draw(boxed).rectangle((margin, margin, 199 - margin, 199 - margin), outline=(30, 30, 30), width=3)
+    clean = glyph_from_image(as_rgb_float(plain)).bitmap
+    assert _ink_disagreement(clean, glyph_from_image(as_rgb_float(boxed)).bitmap) < 0.12
+
+
+def test_a_box_whose_sides_cross_the_digit_is_removed(monkeypatch):
+    plain = digit_image(0, width=12)  # the 0 spans columns 60 to 140 and rows 24 to 176
+    boxed = plain.copy()  # a cell narrower than the writing: its sides run through the 0
+    ImageDraw.Draw(boxed).rectangle((70, 8, 130, 192), outline=(30, 30, 30), width=2)
+    ImageDraw.Draw(boxed).rectangle((0, 8, 199, 192), outline=(30, 30, 30), width=2)
+    clean = glyph_from_image(as_rgb_float(plain)).bitmap
+    assert _ink_disagreement(clean, glyph_from_image(as_rgb_float(boxed)).bitmap) < 0.12
+    _without_line_removal(monkeypatch)
+    assert _ink_disagreement(clean, glyph_from_image(as_rgb_float(boxed)).bitmap) > 0.3
+
+
+@pytest.mark.parametrize("digit", [1, 4, 7])
+def test_a_tightly_cropped_digit_keeps_its_own_long_strokes(monkeypatch, digit):
+    drawing = digit_image(digit, width=14)
+    ink = np.asarray(drawing.convert("L")) < 128
+    rows, cols = np.nonzero(ink)
+    tight = drawing.crop((cols.min(), rows.min(), cols.max() + 1, rows.max() + 1))  # a ZIP-code cell
+    assert min(tight.size) >= 16
+    with_search = glyph_from_image(as_rgb_float(tight)).features
+    _without_line_removal(monkeypatch)
+    assert np.array_equal(with_search, glyph_from_image(as_rgb_float(tight)).features)
+
+
+def test_grainy_pencil_is_read_as_smooth_strokes(monkeypatch):
+    rng = np.random.default_rng(3)
+    ink = ndimage.gaussian_filter(1.0 - as_rgb_float(digit_image(5, width=24))[:, :, 0], 5)
+    paper = 0.96 + ndimage.gaussian_filter(rng.normal(0, 0.08, ink.shape), 1.0)  # the paper's tooth
+    pencil = paper - 0.3 * ink * (1 - 0.35 * rng.random(ink.shape))  # faint graphite, unevenly laid
+    clean = glyph_from_image(as_rgb_float(digit_image(5, width=24))).bitmap
+    assert glyph_module.raggedness(digit_mask_of(pencil)) >= glyph_module.RAGGED
+    assert _ink_disagreement(clean, glyph_from_image(pencil).bitmap) < 0.2
+    monkeypatch.setattr(glyph_module, "RAGGED", np.inf)
+    assert _ink_disagreement(clean, glyph_from_image(pencil).bitmap) > 0.3
+
+
+def digit_mask_of(picture: np.ndarray) -> np.ndarray:
+    """The thresholded ink of a picture before any smoothing: (H, W) bool."""
+    ink = ink_map(picture)
+    return ink > max(glyph_module._otsu(ink), glyph_module.MIN_CONTRAST)
+
+
+def test_clean_strokes_are_not_ragged():
+    for width in (6, 10, 16):  # thinner strokes are never smoothed
+        assert glyph_module.raggedness(digit_mask_of(as_rgb_float(digit_image(3, width=width)))) < 0.15
+
+
+def test_a_line_along_the_edge_is_not_taken_for_the_paper():
+    edged = _ruled(digit_image(3, width=10), rows=(0,), cols=(0,), fill=(120, 120, 120), width=3)
+    glyph = glyph_from_image(as_rgb_float(edged))
+    assert glyph.features is not None
+    clean = glyph_from_image(as_rgb_float(digit_image(3, width=10))).bitmap
+    assert _ink_disagreement(clean, glyph.bitmap) < 0.12
+
+
 def test_a_page_with_only_ruled_lines_has_no_digit():
     page = Image.new("RGB", (200, 200), (255, 255, 255))
     draw = ImageDraw.Draw(page)
