@@ -2,8 +2,9 @@
 
 One function serves both training and scanning, because the model is only as good as the
 agreement between what it was trained on and what it is shown. The steps, in order:
-ink map (polarity and paper colour from the border, uneven light removed), ink/paper threshold,
-specks and ruled lines dropped, crop, skeleton (stroke width forgotten, except where ink is
+ink map (polarity and paper colour from a band along the border, uneven light removed),
+ink/paper threshold (grainy ink smoothed first), straight lines across the page removed where
+they are print, specks and frames dropped, crop, skeleton (stroke width forgotten, except where ink is
 filled in far wider than the stroke), slant removed, redrawn with one fixed pen into a 32x32
 bitmap fitted with its aspect kept, counted in 4x4 blocks.
 """
@@ -60,8 +61,8 @@ class Glyph:
 def ink_map(rgb: np.ndarray) -> np.ndarray:
     """(H, W, 3) or (H, W) float in [0, 1] -> (H, W) float64 in [0, 1]: how far each pixel is from paper.
 
-    The paper colour is the median of the border, so dark ink on white, white ink on black and
-    blue ink on yellow paper all come out ink high. Slow changes of light (a shadow across a
+    The paper colour is the median of a band along the border, so dark ink on white, white ink
+    on black and blue ink on yellow paper all come out ink high. Slow changes of light (a shadow across a
     photo) are removed by subtracting a grey opening much wider than any stroke.
     """
     image = np.asarray(rgb, dtype=np.float64)
@@ -123,8 +124,8 @@ def digit_mask(ink: np.ndarray) -> tuple[np.ndarray | None, str | None]:
     # Grainy ink (pencil on rough paper, chalk, a noisy photo) gives ragged edges and pinholes,
     # which the skeleton turns into spurs and loops; smoothing at a fraction of the digit's
     # stroke width removes grain, never strokes. Clean edges are left exactly as they are.
-    width = 4.0 * float(ndimage.distance_transform_edt(mask).sum()) / mask.sum()
-    if width >= SMOOTH_FROM_WIDTH and raggedness(mask) >= RAGGED:
+    width = _grainy_stroke_width(mask)
+    if width >= SMOOTH_FROM_WIDTH:
         ink = ndimage.gaussian_filter(ink, width * SMOOTH_PART)
         mask, reason = _separate_digit(ink, peak)
         if mask is None:
@@ -133,9 +134,7 @@ def digit_mask(ink: np.ndarray) -> tuple[np.ndarray | None, str | None]:
     # digit a basin of the frame.
     near_digit = ndimage.binary_dilation(mask, iterations=2)
     mask &= ~(loop_depth(np.where(near_digit, ink, 0.0), mask) > LOOP_DEPTH * peak)
-    rows, cols = np.nonzero(mask)
-    extent = max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1)
-    if extent < max(3, MIN_DIGIT_FRACTION * min(ink.shape)):
+    if _ink_extent(mask) < max(3, MIN_DIGIT_FRACTION * min(ink.shape)):
         return None, "no digit found: only specks"
     return mask, None
 
@@ -144,8 +143,15 @@ def raggedness(mask: np.ndarray) -> float:
     """(H, W) bool ink -> in [0, 1]: the part of its edge pixels that a 3x3 majority vote flips
     (clean strokes about 0.01, grainy pencil or chalk 0.3 and more)."""
     edge = mask & ~ndimage.binary_erosion(mask)
-    majority = ndimage.median_filter(mask.astype(np.uint8), size=3).astype(bool)
+    majority = ndimage.correlate(mask.astype(np.uint8), np.ones((3, 3), dtype=np.uint8)) >= 5
     return float((majority != mask).sum()) / max(1, int(edge.sum()))
+
+
+def _grainy_stroke_width(mask: np.ndarray) -> float:
+    """(H, W) bool ink -> its strokes' mean width in pixels when their edges are RAGGED, else 0."""
+    if raggedness(mask) < RAGGED:
+        return 0.0
+    return 4.0 * float(ndimage.distance_transform_edt(mask).sum()) / mask.sum()
 
 
 def _separate_digit(ink: np.ndarray, peak: float) -> tuple[np.ndarray | None, str | None]:
@@ -218,27 +224,30 @@ def ruled_lines(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
     """(H, W) bool ink mask and its (H, W) ink map -> (H, W) bool: the pixels of straight lines
     across the picture (ruled or squared paper, a form box's sides) that are not the digit's.
 
-    A line counts when it runs through LINE_SPAN of the picture and on past the rest of the ink
-    at both ends, and is print rather than pen: where it runs on alone, thinner or lighter than
+    A line counts when it runs through LINE_SPAN of the picture and on past the digit at both
+    ends, and is print rather than pen: where it runs on alone, thinner or lighter than
     the digit's strokes. A tightly cropped digit's own stroke (the stem of a 4 in a ZIP-code
     cell) can meet the first two but not the last. Only the line's thin ink goes: where a stroke
     crosses or touches it, the ink across the line is thick and stays, so the stroke stays whole.
     """
     nothing = np.zeros_like(mask)
-    rest = mask & ~(_straight_runs(mask) | _straight_runs(mask.T).T)
-    if not _digit_sized(rest):
+    candidates = _straight_runs(mask) | _straight_runs(mask.T).T
+    if not candidates.any():
+        return nothing  # the usual case: no long straight run at all
+    digit = _digit_left(mask, candidates)
+    if digit is None:
         return nothing
-    rows, cols = np.nonzero(rest)
+    rows, cols = np.nonzero(digit)
     along_rows = _straight_runs(mask, beyond=(cols.min(), cols.max()))
     along_cols = _straight_runs(mask.T, beyond=(rows.min(), rows.max())).T
     if not along_rows.any() and not along_cols.any():
         return nothing
-    rest = mask & ~(along_rows | along_cols)
-    if not _digit_sized(rest):
+    digit = _digit_left(mask, along_rows | along_cols)
+    if digit is None:
         return nothing
-    rows, cols = np.nonzero(rest)
-    stroke = _median_stroke_width(rest)
-    rest_ink = float(np.median(ink[rest]))
+    rows, cols = np.nonzero(digit)
+    stroke = _median_stroke_width(digit)
+    digit_ink = float(np.median(ink[digit]))
     removed = np.zeros_like(mask)
     for runs, axis, extent in ((along_rows, 1, cols), (along_cols, 0, rows)):
         if not runs.any():
@@ -255,18 +264,30 @@ def ruled_lines(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
             thickness = float(np.median(across[box][own]))
             if own.any(axis=1 - axis).sum() < 3 * thickness:
                 continue  # no line runs on alone there, only a stroke's rounded end
-            if thickness <= LINE_THIN * stroke or np.median(ink[box][own]) <= LINE_LIGHT * rest_ink:
+            if thickness <= LINE_THIN * stroke or np.median(ink[box][own]) <= LINE_LIGHT * digit_ink:
                 removed[box] |= line & (across[box] <= thickness + 2)
     return removed
 
 
+def _digit_left(mask: np.ndarray, lines: np.ndarray) -> np.ndarray | None:
+    """(H, W) bool ink and lines through it -> the digit's ink once the lines and the pieces of
+    line they leave (cut short by a tilted picture's corners) are cleared away as clutter, or
+    None when no more than a speck remains."""
+    digit = _drop_clutter(mask & ~lines)
+    return digit if digit is not None and _digit_sized(digit) else None
+
+
 def _digit_sized(ink: np.ndarray) -> bool:
     """True when some ink spans at least a tenth of the picture's short side (not just a speck)."""
-    if not ink.any():
-        return False
-    rows, cols = np.nonzero(ink)
-    extent = max(rows.max() - rows.min(), cols.max() - cols.min()) + 1
-    return extent >= 0.1 * min(ink.shape)
+    return _ink_extent(ink) >= 0.1 * min(ink.shape)
+
+
+def _ink_extent(mask: np.ndarray) -> int:
+    """(H, W) bool -> the longer side of the box around its ink, in pixels (0 with no ink)."""
+    if not mask.any():
+        return 0
+    rows, cols = np.nonzero(mask)
+    return int(max(rows.max() - rows.min(), cols.max() - cols.min())) + 1
 
 
 def _straight_runs(mask: np.ndarray, beyond: tuple[int, int] | None = None) -> np.ndarray:
@@ -278,9 +299,11 @@ def _straight_runs(mask: np.ndarray, beyond: tuple[int, int] | None = None) -> n
     """
     height, width = mask.shape
     runs = np.zeros_like(mask)
-    rows, cols = np.nonzero(mask)
-    if width < 16 or rows.size < LINE_SPAN * width:
+    # A line holding ink in LINE_SPAN of the columns needs that many columns with ink: most
+    # digits on their own never get past this cheap test.
+    if width < 16 or mask.any(axis=0).sum() < LINE_SPAN * width:
         return runs
+    rows, cols = np.nonzero(mask)
     overhang = LINE_OVERHANG * width
     if beyond is not None:
         if min(beyond[0], width - 1 - beyond[1]) < overhang:

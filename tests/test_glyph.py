@@ -176,6 +176,20 @@ def test_squared_paper(monkeypatch):
     assert _ink_disagreement(clean, glyph_from_image(as_rgb_float(squared)).bitmap) > 0.3
 
 
+@pytest.mark.parametrize("paper, degrees", [("lined", 3), ("lined", 6), ("squared", 2)])
+def test_lines_of_a_slightly_tilted_photo(monkeypatch, paper, degrees):
+    plain = digit_image(8, width=12)
+    if paper == "lined":
+        lines = _ruled(plain, rows=range(20, 200, 40))
+    else:
+        lines = _ruled(plain, rows=range(10, 200, 24), cols=range(5, 200, 24), fill=(70, 80, 100), width=2)
+    tilted = as_rgb_float(lines.rotate(degrees, resample=Image.BILINEAR, fillcolor=(255, 255, 255)))
+    clean = glyph_from_image(as_rgb_float(plain)).bitmap
+    assert _ink_disagreement(clean, glyph_from_image(tilted).bitmap) < 0.12
+    _without_line_removal(monkeypatch)
+    assert _ink_disagreement(clean, glyph_from_image(tilted).bitmap) > 0.3
+
+
 @pytest.mark.parametrize("margin", [4, 12, 20])
 def test_a_digit_in_a_printed_box_reads_as_the_digit_alone(margin):
     plain = digit_image(6, width=12)
@@ -214,29 +228,35 @@ def test_grainy_pencil_is_read_as_smooth_strokes(monkeypatch):
     paper = 0.96 + ndimage.gaussian_filter(rng.normal(0, 0.08, ink.shape), 1.0)  # the paper's tooth
     pencil = paper - 0.3 * ink * (1 - 0.35 * rng.random(ink.shape))  # faint graphite, unevenly laid
     clean = glyph_from_image(as_rgb_float(digit_image(5, width=24))).bitmap
-    assert glyph_module.raggedness(digit_mask_of(pencil)) >= glyph_module.RAGGED
+    assert _raggedness_seen(pencil, monkeypatch) >= glyph_module.RAGGED
     assert _ink_disagreement(clean, glyph_from_image(pencil).bitmap) < 0.2
     monkeypatch.setattr(glyph_module, "RAGGED", np.inf)
     assert _ink_disagreement(clean, glyph_from_image(pencil).bitmap) > 0.3
 
 
-def digit_mask_of(picture: np.ndarray) -> np.ndarray:
-    """The thresholded ink of a picture before any smoothing: (H, W) bool."""
-    ink = ink_map(picture)
-    return ink > max(glyph_module._otsu(ink), glyph_module.MIN_CONTRAST)
+def _raggedness_seen(picture: np.ndarray, monkeypatch) -> float:
+    """The raggedness the glyph measures on a picture's thresholded ink, before any smoothing."""
+    seen = []
+    measure = glyph_module.raggedness
+    with monkeypatch.context() as patch:
+        patch.setattr(glyph_module, "raggedness", lambda mask: seen.append(measure(mask)) or seen[-1])
+        glyph_from_image(picture)
+    return seen[0]
 
 
-def test_clean_strokes_are_not_ragged():
+def test_clean_strokes_are_not_ragged(monkeypatch):
     for width in (6, 10, 16):  # thinner strokes are never smoothed
-        assert glyph_module.raggedness(digit_mask_of(as_rgb_float(digit_image(3, width=width)))) < 0.15
+        assert _raggedness_seen(as_rgb_float(digit_image(3, width=width)), monkeypatch) < 0.15
 
 
-def test_a_line_along_the_edge_is_not_taken_for_the_paper():
+def test_a_line_along_the_edge_is_not_taken_for_the_paper(monkeypatch):
     edged = _ruled(digit_image(3, width=10), rows=(0,), cols=(0,), fill=(120, 120, 120), width=3)
     glyph = glyph_from_image(as_rgb_float(edged))
     assert glyph.features is not None
     clean = glyph_from_image(as_rgb_float(digit_image(3, width=10))).bitmap
     assert _ink_disagreement(clean, glyph.bitmap) < 0.12
+    monkeypatch.setattr(glyph_module, "BORDER_BAND", 0.0)  # the outermost pixels only
+    assert _ink_disagreement(clean, glyph_from_image(as_rgb_float(edged)).bitmap) > 0.3
 
 
 def test_a_page_with_only_ruled_lines_has_no_digit():

@@ -10,15 +10,13 @@ import argparse
 import zlib
 from pathlib import Path
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image
 from scipy import ndimage as ndi
 
 
-
 def ink_of(path, size):
-    im = Image.open(path).convert('L')
-    # fit into size x size keeping aspect
-    im = im.resize((size, size), Image.BILINEAR)
+    """A labelled image as a (size, size) ink map in [0, 1] (dark ink on light paper assumed)."""
+    im = Image.open(path).convert('L').resize((size, size), Image.BILINEAR)
     return 1.0 - np.asarray(im, float) / 255.0  # 0 paper .. 1 ink
 
 
@@ -40,12 +38,13 @@ def canvas_with(ink, canvas, rng, scale=1.0, angle=0.0):
 
 
 def to_rgb(paper_rgb, ink_rgb, alpha):
-    paper = np.broadcast_to(np.asarray(paper_rgb, float), alpha.shape + (3,)) if np.ndim(paper_rgb) == 1 else paper_rgb
+    """(H, W, 3) float 0..255: ink colour laid over paper (one colour or an (H, W, 3) map) by alpha."""
     a = np.clip(alpha, 0, 1)[..., None]
-    return paper * (1 - a) + np.asarray(ink_rgb, float) * a
+    return np.asarray(paper_rgb, float) * (1 - a) + np.asarray(ink_rgb, float) * a
 
 
 def save(rgb, path, fmt='PNG', quality=None):
+    """Write an (H, W, 3) 0..255 picture as PNG, or JPEG at `quality`."""
     im = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == 'JPEG':
@@ -55,6 +54,7 @@ def save(rgb, path, fmt='PNG', quality=None):
 
 
 def photo(ink, rng):
+    """A phone photo: grey paper, light falling off, blur, noise, up to 6 degrees of tilt, JPEG."""
     c = 320
     a = canvas_with(ink, c, rng, scale=rng.uniform(0.9, 1.15), angle=rng.uniform(-6, 6))
     a = ndi.gaussian_filter(a, rng.uniform(1.0, 2.2))
@@ -68,6 +68,7 @@ def photo(ink, rng):
 
 
 def pencil(ink, rng):
+    """Faint grey graphite, unevenly laid, on grainy paper."""
     c = 256
     a = canvas_with(ink, c, rng, scale=rng.uniform(0.8, 1.0))
     a = ndi.gaussian_filter(a, 0.7)
@@ -79,6 +80,7 @@ def pencil(ink, rng):
 
 
 def lined(ink, rng):
+    """Notebook paper: blue lines every 34-48 pixels through the digit, a red margin line."""
     c = 256
     a = canvas_with(ink, c, rng, scale=rng.uniform(0.7, 0.9))
     rgb = to_rgb([250, 250, 250], [30, 30, 60], a)
@@ -92,6 +94,7 @@ def lined(ink, rng):
 
 
 def grid(ink, rng):
+    """Squared paper: light grey-blue lines every 20-32 pixels both ways."""
     c = 256
     a = canvas_with(ink, c, rng, scale=rng.uniform(0.7, 0.9))
     rgb = to_rgb([248, 248, 248], [25, 25, 40], a)
@@ -105,6 +108,7 @@ def grid(ink, rng):
 
 
 def boxed(ink, rng):
+    """A printed box 3-20 pixels inside the edge, 2-4 pixels thick."""
     c = 256
     a = canvas_with(ink, c, rng, scale=rng.uniform(0.75, 0.9))
     rgb = to_rgb([252, 252, 252], [20, 20, 20], a)
@@ -117,6 +121,7 @@ def boxed(ink, rng):
 
 
 def small(ink, rng):
+    """A small digit on a large page, with dust specks."""
     c = 420
     a = canvas_with(ink, c, rng, scale=rng.uniform(0.35, 0.5))
     rgb = to_rgb([245, 245, 240], [30, 30, 30], a)
@@ -127,6 +132,7 @@ def small(ink, rng):
 
 
 def bold(ink, rng):
+    """A thick marker."""
     c = 256
     a = canvas_with(ink, c, rng, scale=rng.uniform(0.8, 0.95))
     a = ndi.grey_dilation(a, size=int(rng.integers(7, 13)))
@@ -134,6 +140,7 @@ def bold(ink, rng):
 
 
 def lowres(ink, rng):
+    """A tiny image, 18-25 pixels square."""
     c = 128
     a = canvas_with(ink, c, rng, scale=rng.uniform(0.5, 0.6))
     rgb = to_rgb([255, 255, 255], [0, 0, 0], a)
@@ -143,6 +150,7 @@ def lowres(ink, rng):
 
 
 def chalk(ink, rng):
+    """Textured light strokes on a dark board, JPEG."""
     c = 256
     a = canvas_with(ink, c, rng, scale=rng.uniform(0.8, 0.95))
     a = ndi.grey_dilation(a, size=5) * np.clip(0.55 + 0.6 * rng.random((c, c)), 0, 1)
@@ -151,6 +159,7 @@ def chalk(ink, rng):
 
 
 def sticky(ink, rng):
+    """Blue ink on a yellow note, JPEG."""
     c = 256
     a = canvas_with(ink, c, rng, scale=rng.uniform(0.8, 0.95))
     return to_rgb([250, 235, 120], [30, 50, 170], a), 'JPEG', 85
