@@ -63,7 +63,8 @@ def ink_map(rgb: np.ndarray) -> np.ndarray:
 
     The paper colour is the median of a band along the border, so dark ink on white, white ink
     on black and blue ink on yellow paper all come out ink high. Slow changes of light (a shadow across a
-    photo) are removed by subtracting a grey opening much wider than any stroke.
+    photo) are removed by subtracting a grey opening much wider than any stroke, where it reaches
+    the picture's edge.
     """
     image = np.asarray(rgb, dtype=np.float64)
     if image.ndim == 2:
@@ -90,21 +91,35 @@ def ink_map(rgb: np.ndarray) -> np.ndarray:
 def paper_light(distance: np.ndarray) -> np.ndarray:
     """(H, W) -> (H, W): the slowly varying part of an ink map (shadows, uneven light), to subtract.
 
-    A grey opening a third of the short side wide. Light varies slowly, so on large pictures the
-    opening runs on a grid of block minima (each block at most 1/64 of the short side) and is
-    spread back: the same answer for a fraction of the work.
+    A grey opening a third of the short side wide, kept only where it reaches the picture's edge.
+    Light varies slowly, so on large pictures the opening runs on a grid of block minima (each
+    block at most 1/64 of the short side) and is spread back: the same answer for a fraction of
+    the work.
     """
     short_side = min(distance.shape)
     window = max(3, short_side // 3)
     factor = short_side // 64 if short_side >= 192 else 1
     if factor <= 1:
-        return ndimage.grey_opening(distance, size=(window, window))
+        return _reaching_the_edge(ndimage.grey_opening(distance, size=(window, window)))
     height, width = distance.shape
     rows, cols = -(-height // factor), -(-width // factor)
     padded = np.pad(distance, ((0, rows * factor - height), (0, cols * factor - width)), mode="edge")
     coarse = padded.reshape(rows, factor, cols, factor).min(axis=(1, 3))
-    coarse = ndimage.grey_opening(coarse, size=(max(3, window // factor),) * 2)
+    coarse = _reaching_the_edge(ndimage.grey_opening(coarse, size=(max(3, window // factor),) * 2))
     return np.repeat(np.repeat(coarse, factor, axis=0), factor, axis=1)[:height, :width]
+
+
+def _reaching_the_edge(light: np.ndarray) -> np.ndarray:
+    """(H, W) light estimate -> (H, W): lowered to what the picture's edge connects it to.
+
+    Shadows and falling light come in from outside the picture, so they reach its edge. A
+    plateau inside that does not (a bold digit's filled-in loop, wider than the opening) is ink,
+    not light; subtracting it would hollow the loop out. Grey reconstruction by dilation from the
+    edge keeps every level the edge reaches and cuts such plateaus down to their rim.
+    """
+    seed = np.zeros_like(light)
+    seed[0, :], seed[-1, :], seed[:, 0], seed[:, -1] = light[0, :], light[-1, :], light[:, 0], light[:, -1]
+    return reconstruction(seed, light, method="dilation")
 
 
 def digit_mask(ink: np.ndarray) -> tuple[np.ndarray | None, str | None]:

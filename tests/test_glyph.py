@@ -335,6 +335,26 @@ def test_a_solid_loop_is_kept_solid(monkeypatch):
     assert _largest_solid_square(glyph_from_image(nine).bitmap) <= 5
 
 
+def test_a_solid_loop_filling_a_tight_crop_is_ink_not_shadow(bundled_model):
+    """A scan cell cropped close to a bold 9: its solid head is wider than the light correction's
+    window, yet it is ink inside the digit, not light coming in from the picture's edge."""
+    nine = _nine_with_a_solid_head()[20:180, 55:145]
+    assert ink_map(nine)[40, 45] > 0.9  # the middle of the head
+    glyph = glyph_from_image(nine)
+    assert _largest_solid_square(glyph.bitmap) >= 8
+    assert int(bundled_model.probabilities(glyph.features[None]).argmax()) == 9
+
+
+def test_light_falling_off_across_a_photo_is_removed(monkeypatch):
+    plain = np.asarray(digit_image(3, width=4, ink=(90, 90, 90)).convert("L"), dtype=np.float64) / 255.0
+    light = np.linspace(1.0, 0.45, plain.shape[1])[None, :]  # a shadow from the right-hand edge
+    shaded = np.repeat((plain * light)[:, :, None], 3, axis=2)
+    clean = glyph_from_image(np.repeat(plain[:, :, None], 3, axis=2)).bitmap
+    assert _ink_disagreement(clean, glyph_from_image(shaded).bitmap) < 0.12
+    monkeypatch.setattr(glyph_module, "paper_light", np.zeros_like)
+    assert glyph_from_image(shaded).bitmap is None or _ink_disagreement(clean, glyph_from_image(shaded).bitmap) > 0.3
+
+
 def test_digits_with_solid_loops_read_right(bundled_model, monkeypatch):
     pictures = {9: _nine_with_a_solid_head(), 8: _eight_with_a_solid_lower_loop()}
 
