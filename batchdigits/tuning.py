@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DEFAULT_GRID = ((1.0, 0.001), (3.0, 0.0005), (3.0, 0.001), (3.0, 0.002), (10.0, 0.001))
+DEFAULT_GRID = ((0.5, 0.0015), (1.0, 0.001), (1.0, 0.0015), (1.0, 0.002), (3.0, 0.001), (3.0, 0.0015))
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,34 @@ def test_synthetic_drawings_are_deterministic_and_read_as_their_digit(bundled_mo
     assert (predicted == digits).mean() >= 0.8
 
 
+def test_every_synthetic_style_reads_as_its_digit(bundled_model):
+    """Each pen-stroke style draws its own digit: a style that drew something else would teach
+    the model a wrong answer for every drawing of it."""
+    from batchdigits.glyph import glyph_from_image
+    from batchdigits.synthetic import style_count, synthetic_picture
+
+    read, drawn = [], []
+    for digit in range(10):
+        assert style_count(digit) >= 2
+        for style in range(style_count(digit)):
+            features = [glyph_from_image(synthetic_picture(digit, np.random.default_rng([digit, style, k]), style)).features
+                        for k in range(4)]
+            predicted = bundled_model.probabilities(np.array(features)).argmax(axis=1)
+            assert (predicted == digit).sum() >= 3, (digit, style, predicted)
+            read.extend(predicted)
+            drawn.extend([digit] * 4)
+    assert np.mean(np.array(read) == np.array(drawn)) >= 0.9
+
+
+def test_a_chosen_style_changes_only_the_strokes():
+    from batchdigits.synthetic import style_count, synthetic_picture
+
+    pictures = {synthetic_picture(2, np.random.default_rng(1), style).tobytes() for style in range(style_count(2))}
+    assert len(pictures) == style_count(2)  # each style draws differently
+    # The same random numbers are drawn whatever the style, so the random choice is one of them.
+    assert synthetic_picture(2, np.random.default_rng(1)).tobytes() in pictures
+
+
 def test_distorted_synthetic_twins_are_the_same_drawings_weighted_less_in_the_same_fold():
     from batchdigits.trainer import DISTORTED_WEIGHT, synthetic_training_set
     from batchdigits.training import DISTORTED_ELASTIC, ELASTIC, synthetic_features
