@@ -2,10 +2,11 @@
 
 load_digits holds the handwriting of a few writers, and some everyday styles are missing from it
 (a plain 7 or one with a tick, a printed 1 with a foot, an open 4, a 2 with a loop at its foot or
-drawn like a Z, the curly 2 whose foot is a large loop, a 5 whose tail curls back up, a 6 with a
-small loop low on the right, a 9 with a straight stem). Each style here is a few strokes in a
-unit box (x right, y down); every drawing moves the control points at random, so no two are
-alike, and the training pipeline then augments and passes them through the canonical glyph.
+drawn like a Z, the curly 2 whose foot is a large loop, a 4 like a Y, a 5 whose tail curls back
+up, a 6 with a small loop low on the right, a 9 with a straight stem). Each style here is a few
+strokes in a unit box (x right, y down); every drawing moves the control points at random, so no
+two are alike, and the training pipeline then augments and passes them through the canonical
+glyph.
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ def _styles(digit: int, r: np.random.Generator) -> list[list[Stroke]]:
             [[(0.55 + u(-0.1, 0.05), 0.04), (0.12, 0.66), (0.9, 0.66)], [(0.68, 0.3 + u(-0.1, 0.1)), (0.68, 0.96)]],
             [[(0.7, 0.96), (0.7, 0.04), (0.12, 0.66), (0.9, 0.66)]],
             [[(0.25, 0.04), (0.15, 0.58), (0.85, 0.58)], [(0.7, 0.04), (0.7, 0.96)]],
+            # the left stroke bends into the stem without crossing it, as a Y or a quick ч
+            [_curve((u(0.1, 0.3), 0.04), (u(0.1, 0.3), u(0.5, 0.7)), ((sx := u(0.65, 0.8)), (sy := u(0.5, 0.65)))),
+             [(sx + u(-0.05, 0.1), 0.04), (sx, sy), (sx + u(-0.1, 0.05), 0.96)]],
         ],
         5: lambda: [
             [[(0.8, 0.05), (0.3, 0.05), (0.26, mid - 0.05)] + _arc(0.5, (1 + mid) / 2 + 0.02, 0.3, (1 - mid) / 2, 225, u(480, 520))],
