@@ -19,7 +19,8 @@ from PIL import Image, ImageDraw
 Stroke = list[tuple[float, float]]
 SIDE = 96
 SHAKE = 0.03  # each stroke lands this far (of the height) from where its style puts it: pens lift
-WIDEST = {1: 0.7}  # a wider 1's flag is a 7's bar
+WIDTH_RANGE = (0.3, 1.15)  # a drawing's width relative to its height
+WIDEST = {1: 0.7}  # except that a wider 1's flag is a 7's bar
 
 
 def _arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float) -> Stroke:
@@ -133,7 +134,7 @@ def synthetic_picture(digit: int, rng: np.random.Generator, style: int | None = 
     styles = _styles(digit, rng)
     chosen = rng.integers(len(styles))
     strokes = styles[chosen if style is None else style]
-    width = rng.uniform(0.3, WIDEST.get(digit, 1.15))  # the digit's width relative to its height
+    width = rng.uniform(WIDTH_RANGE[0], WIDEST.get(digit, WIDTH_RANGE[1]))
     wobble = rng.uniform(0.0, 0.02)
     image = Image.new("L", (SIDE, SIDE), 255)
     draw = ImageDraw.Draw(image)
