@@ -70,7 +70,7 @@ InputDir = Annotated[Path, typer.Argument(metavar="INPUT_DIR", help="Folder of i
 OutOption = Annotated[Path, typer.Option("-o", "--out", help="Report folder (report.html, results.csv, results.json).")]
 ModelOption = Annotated[Optional[Path], typer.Option("--model", help="Model file to use instead of the bundled one.")]
 MinAgeOption = Annotated[float, typer.Option("--min-age", min=0, help="Leave files younger than this many seconds for a later run.")]
-ReviewOption = Annotated[Optional[float], typer.Option("--review-below", min=0.0, max=1.0, help="Flag results whose confidence is below this (0..1) for review.  [default: 0.92]")]
+ReviewOption = Annotated[Optional[float], typer.Option("--review-below", min=0.0, max=1.0, help="Flag results whose confidence is below this (0..1) for review.  [default: 0.94]")]
 JobsOption = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes.  [default: one per core]")]
 FullOption = Annotated[bool, typer.Option("--full", help="Decode every file again, even if unchanged.")]
 NoRecursiveOption = Annotated[bool, typer.Option("--no-recursive", help="Read only the folder itself, not its subfolders.")]
@@ -225,7 +225,7 @@ def evaluate(
     labelled_dir: Annotated[Optional[Path], typer.Argument(metavar="LABELLED_DIR", help="Folder with subfolders 0..9 of images.  [default: load_digits' writer-disjoint split]", show_default=False)] = None,
     model: Annotated[Optional[Path], typer.Option("--model", help="Model file to evaluate instead of the bundled one.")] = None,
     out: Annotated[Path, typer.Option("-o", "--out", help="Folder for evaluation.html and evaluation.json (comparison.html and .json with --compare).")] = DEFAULT_EVALUATION_OUT,
-    review_below: Annotated[Optional[float], typer.Option("--review-below", min=0.0, max=1.0, help="Review threshold used for the unflagged error rate.  [default: 0.92]")] = None,
+    review_below: Annotated[Optional[float], typer.Option("--review-below", min=0.0, max=1.0, help="Review threshold used for the unflagged error rate.  [default: 0.94]")] = None,
     jobs: JobsOption = None,
     compare: Annotated[bool, typer.Option("--compare", help="Train SVC, k-nearest neighbours and an MLP on the same glyphs and print one table (minutes).")] = False,
 ) -> None:

@@ -64,7 +64,7 @@ def family_makers(training, seed: int) -> dict:
 
 def compare_families(training, features: np.ndarray, truth: np.ndarray, *, source: str, seed: int,
                      review_below: float) -> list[FamilyResult]:
-    """Train each family on `training` and measure it on (N, 64) glyph features (NaN = no digit) with (N,) digits."""
+    """Train each family on `training` and measure it on (N, 128) model inputs (NaN = no digit) with (N,) digits."""
     from batchdigits.model import digit_probabilities
 
     results = []

@@ -123,16 +123,16 @@ def evaluate_split(*, review_below: float, jobs: int) -> Evaluation:
     """The training recipe on load_digits' writer-disjoint split (first half trains, second tests)."""
     from batchdigits.trainer import DEFAULT_SEED, default_split_sets, split_predictions
 
-    truth, predicted, probabilities = split_predictions(*default_split_sets(jobs), DEFAULT_SEED)
+    truth, predicted, probabilities = split_predictions(*default_split_sets(jobs), DEFAULT_SEED, jobs)
     return measure(truth, predicted, probabilities.max(axis=1),
                    source="load_digits writer-disjoint split (second half)",
                    model="the default recipe, trained on the first half", review_below=review_below)
 
 
 def answers(features: np.ndarray, probabilities_of) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 64) glyph features, NaN rows where no digit was found -> ((N,) digits, -1 for none; (N,) confidence).
+    """(N, 128) model inputs, NaN rows where no digit was found -> ((N,) digits, -1 for none; (N,) confidence).
 
-    `probabilities_of` maps (M, 64) features to (M, 10) probabilities; rows with no digit get confidence 0.
+    `probabilities_of` maps (M, 128) model inputs to (M, 10) probabilities; rows with no digit get confidence 0.
     """
     predicted = np.full(len(features), -1, dtype=int)
     confidence = np.zeros(len(features))

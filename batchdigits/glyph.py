@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 from skimage.filters import threshold_otsu
-from skimage.morphology import reconstruction, skeletonize
+from skimage.morphology import disk, reconstruction, skeletonize
 from skimage.transform import resize
 
 BITMAP_SIDE = 32  # load_digits' bitmaps were 32x32 before the 4x4 block counts
@@ -44,6 +44,11 @@ SMOOTH_FROM_WIDTH = 5.0  # grainy strokes this many pixels wide or more are smoo
 SMOOTH_PART = 0.125  # with a Gaussian of this part of their width
 RAGGED = 0.25  # ... when a majority vote would flip this part of their edge pixels
 FRAME_EXTENT = 0.6  # a frame's box spans at least this part of the picture both ways
+# The ink's own capture: load_digits' writers used pens about this part of the digit's height
+# wide (median stroke / height of its redraws: 0.13 to 0.20, median 0.16); thinner pens are
+# thickened to it (a mouse drawing's 0.04), thicker ones kept.
+CAPTURE_PEN = 0.15
+MODEL_INPUT = 128  # what the classifier reads: the pen drawing's 64 counts, then the ink's own 64
 
 
 @dataclass(frozen=True)
@@ -51,11 +56,19 @@ class Glyph:
     """The outcome for one picture: `features` (64,) float64 in [0, 16] or None with a reason.
 
     `bitmap` is the (32, 32) bool pen drawing the features were counted from (None with no digit).
+    `ink` (64,) float64 in [0, 16] is the digit's own ink counted the same way (see ink_counts):
+    the classifier reads both.
     """
 
     features: np.ndarray | None
     bitmap: np.ndarray | None
     reason: str | None = None
+    ink: np.ndarray | None = None
+
+    @property
+    def model_input(self) -> np.ndarray | None:
+        """(128,) float64 in [0, 16]: the pen-drawn counts, then the ink's own (None with no digit)."""
+        return None if self.features is None else np.concatenate([self.features, self.ink])
 
 
 def ink_map(rgb: np.ndarray) -> np.ndarray:
@@ -507,6 +520,32 @@ def block_counts(bitmap: np.ndarray) -> np.ndarray:
     return counts.astype(np.float64).ravel()
 
 
+def ink_counts(mask: np.ndarray) -> np.ndarray:
+    """(H, W) bool digit mask -> (64,) float64 in [0, 16]: the ink itself, as load_digits' forms
+    captured it (fitted into 32x32 with its aspect kept, centred, 4x4 block counts), its slant
+    removed and a thin pen thickened to CAPTURE_PEN of the digit's height.
+
+    The pen drawing (skeleton, one pen) forgets how the strokes were shaped; a bold 8's lower
+    loop filled in by the pen, which the skeleton makes a stem, still looks like an 8 here.
+    """
+    rows = np.nonzero(mask.any(axis=1))[0]
+    height = rows[-1] - rows[0] + 1
+    thickening = int(round((CAPTURE_PEN * height - _median_stroke_width(mask)) / 2))
+    if thickening >= 1:
+        mask = ndimage.binary_dilation(np.pad(mask, thickening + 1), disk(thickening))
+    pixels = np.rint(deslant(np.argwhere(mask).astype(np.float64))).astype(int)
+    pixels -= pixels.min(axis=0)
+    upright = np.zeros(pixels.max(axis=0) + 1, dtype=bool)
+    upright[pixels[:, 0], pixels[:, 1]] = True
+    scale = BITMAP_SIDE / max(upright.shape)
+    shape = tuple(max(1, min(BITMAP_SIDE, round(n * scale))) for n in upright.shape)
+    fitted = resize(upright.astype(np.float64), shape, order=1, mode="constant", anti_aliasing=True) > 0.5
+    bitmap = np.zeros((BITMAP_SIDE, BITMAP_SIDE), dtype=bool)
+    top, left = (BITMAP_SIDE - shape[0]) // 2, (BITMAP_SIDE - shape[1]) // 2
+    bitmap[top:top + shape[0], left:left + shape[1]] = fitted
+    return block_counts(bitmap)
+
+
 def glyph_from_image(rgb: np.ndarray) -> Glyph:
     """(H, W, 3) or (H, W) float picture in [0, 1] -> its canonical Glyph (features in load_digits' format)."""
     mask, reason = digit_mask(ink_map(rgb))
@@ -514,4 +553,4 @@ def glyph_from_image(rgb: np.ndarray) -> Glyph:
         return Glyph(features=None, bitmap=None, reason=reason)
     points, half_widths = skeleton_points(mask)
     bitmap = draw_with_pen(deslant(points), filled_radii(half_widths))
-    return Glyph(features=block_counts(bitmap), bitmap=bitmap)
+    return Glyph(features=block_counts(bitmap), bitmap=bitmap, ink=ink_counts(mask))

@@ -23,7 +23,8 @@ INLINE_BELOW = 48  # fewer files than this: starting worker processes costs more
 class ProcessedFile:
     """One file after decoding and the glyph.
 
-    `outcome` is "glyph" (features (64,) float64 in [0, 16] set), "no_digit", "failed" (reason
+    `outcome` is "glyph" (features (64,) float64 in [0, 16], the canonical glyph, and
+    model_input (128,), what the classifier reads, set), "no_digit", "failed" (reason
     set; the file's content cannot become a digit), "same" (its content hash is the one the
     caller already knows: nothing decoded), or "retry" (vanished or unreadable now: nothing is
     recorded, a later run tries again). `sha256`, `size` and `mtime_ns` describe the bytes read.
@@ -31,6 +32,7 @@ class ProcessedFile:
 
     outcome: str
     features: np.ndarray | None = None
+    model_input: np.ndarray | None = None
     thumbnail: bytes | None = None
     reason: str | None = None
     sha256: str | None = None
@@ -107,7 +109,8 @@ def process_bytes(data: bytes) -> ProcessedFile:
                              reason=f"cannot find the digit ({type(exc).__name__})")
     if glyph.features is None:
         return ProcessedFile("no_digit", thumbnail=decoded.thumbnail, reason=glyph.reason)
-    return ProcessedFile("glyph", features=glyph.features, thumbnail=decoded.thumbnail)
+    return ProcessedFile("glyph", features=glyph.features, model_input=glyph.model_input,
+                         thumbnail=decoded.thumbnail)
 
 
 def _process_many(jobs: Sequence[FileJob]) -> list[ProcessedFile]:
@@ -145,17 +148,18 @@ def _stop_idle_workers(jobs: int) -> None:
 
 
 def labelled_features(folder: Path, *, jobs: int) -> tuple[np.ndarray, np.ndarray]:
-    """A labelled folder (subfolders 0..9) through the scan path -> ((N,) labels, (N, 64) features).
+    """A labelled folder (subfolders 0..9) through the scan path -> ((N,) labels, (N, 128) model inputs).
 
     A row is NaN where no digit was found or the file failed.
     """
     from batchdigits.datasets import labelled_files
+    from batchdigits.glyph import MODEL_INPUT
 
     files = labelled_files(folder)
-    features = np.full((len(files), 64), np.nan)
+    features = np.full((len(files), MODEL_INPUT), np.nan)
     for index, processed in iter_processed([item.absolute for item in files], jobs=jobs):
-        if processed.features is not None:
-            features[index] = processed.features
+        if processed.model_input is not None:
+            features[index] = processed.model_input
     return np.array([item.label for item in files], dtype=int), features
 
 

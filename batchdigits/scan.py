@@ -27,7 +27,7 @@ from batchdigits.results import ItemResult, RunCounts, Summary, recognized_item,
 from batchdigits.runner import FileJob, ProcessedFile, iter_processed
 
 # Measured on the dev sets (README, "Confidence and review"): below this, a person should look.
-DEFAULT_REVIEW_BELOW = 0.92
+DEFAULT_REVIEW_BELOW = 0.94
 LOCK_NAME = ".batchdigits.lock"
 CLASSIFY_BATCH = 256  # glyphs classified together: one predict_proba call amortises its overhead
 
@@ -168,7 +168,7 @@ def read_and_record(
         entries = list(others)
         if glyphs:
             model = load_model_once()
-            features = np.array([processed.features for _, processed in glyphs])
+            features = np.array([processed.model_input for _, processed in glyphs])
             for (key, processed), probabilities in zip(glyphs, model.probabilities(features)):
                 entries.append(_entry(key, processed, model_sha256, probabilities))
         ledger.record(entries, processed_at)

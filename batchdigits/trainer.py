@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from batchdigits.glyph import MODEL_INPUT
 from batchdigits.model import WRITER_BLOCKS, ModelCard, make_classifier, save_model
 from batchdigits.training import (
     DISTORTED_ELASTIC,
@@ -27,7 +28,7 @@ CHUNKS = 24  # work units handed to the worker processes
 
 @dataclass
 class TrainingSet:
-    """Glyph features (N, 64) in [0, 16], labels (N,) in 0..9, writer groups (N,) for grouped folds,
+    """Model inputs (N, 128) in [0, 16] (Glyph.model_input), labels (N,) in 0..9, writer groups (N,) for grouped folds,
     and each row's weight in the fit (N,) > 0 (None: every row 1)."""
 
     features: np.ndarray
@@ -87,7 +88,7 @@ def synthetic_training_set(per_digit: int, *, seed: int, jobs: int, first_group:
     # No writer behind them: spread them over the calibration folds, each twin with its drawing.
     groups = first_group + np.arange(len(digits)) % WRITER_BLOCKS
     return TrainingSet(
-        features=np.vstack(parts) if parts else np.empty((0, 64)),
+        features=np.vstack(parts) if parts else np.empty((0, MODEL_INPUT)),
         labels=np.tile(digits, 2),
         groups=np.tile(groups, 2),
         description=[f"synthetic handwriting ({len(digits)} drawings, and each again distorted more, "
@@ -107,7 +108,7 @@ def mnist_training_set(folder: Path, *, jobs: int, first_group: int) -> Training
     chunks = [chunk for chunk in np.array_split(np.arange(len(pictures)), CHUNKS) if len(chunk)]
     parts = Parallel(n_jobs=jobs)(delayed(glyph_features)(list(pictures[chunk])) for chunk in chunks)
     return TrainingSet(
-        features=np.vstack(parts) if parts else np.empty((0, 64)),
+        features=np.vstack(parts) if parts else np.empty((0, MODEL_INPUT)),
         labels=labels,
         groups=first_group + np.arange(len(labels)) * WRITER_BLOCKS // max(len(labels), 1),
         description=[f"MNIST from {folder.name} ({len(labels)} images)"],
@@ -144,9 +145,9 @@ def combine(sets: list[TrainingSet]) -> TrainingSet:
     )
 
 
-def fit(training: TrainingSet, seed: int):
-    """A calibrated SVC fitted on a training set."""
-    classifier = make_classifier(training.groups, training.labels, seed)
+def fit(training: TrainingSet, seed: int, jobs: int = 1):
+    """The calibrated pair of SVCs fitted on a training set (the two SVCs fitted side by side with jobs > 1)."""
+    classifier = make_classifier(training.groups, training.labels, seed, jobs=jobs)
     classifier.fit(training.features, training.labels, training.row_weights())
     return classifier
 
@@ -189,7 +190,7 @@ def split_sets(
     *, seed: int, copies: int, synthetic: TrainingSet | None, jobs: int
 ) -> tuple[TrainingSet, np.ndarray, np.ndarray]:
     """The recipe on load_digits' writer-disjoint split: (training set from the first half plus
-    synthetic drawings, (N, 64) glyph features of the second half in [0, 16], (N,) its digits)."""
+    synthetic drawings, (N, 128) model inputs of the second half in [0, 16], (N,) its digits)."""
     train_cells, train_labels, test_cells, test_labels = load_digits_split()
     training = combine(recipe_sets(train_cells, train_labels, synthetic, seed=seed, copies=copies, jobs=jobs))
     test_features = np.nan_to_num(glyph_features([picture_from_8x8(c) for c in test_cells]), nan=0.0)
@@ -197,13 +198,13 @@ def split_sets(
 
 
 def split_predictions(
-    training: TrainingSet, test_features: np.ndarray, test_labels: np.ndarray, seed: int
+    training: TrainingSet, test_features: np.ndarray, test_labels: np.ndarray, seed: int, jobs: int = 1
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fit the recipe's classifier on `training` (split_sets), predict the split's second half.
 
     Returns (labels (N,), predicted digits (N,), probabilities (N, 10)) for the second half.
     """
-    probabilities = fit(training, seed).predict_proba(test_features)
+    probabilities = fit(training, seed, jobs).predict_proba(test_features)
     return test_labels, probabilities.argmax(axis=1), probabilities
 
 
@@ -222,7 +223,7 @@ def train_model(
     synthetic_set = synthetic_set_or_none(synthetic, seed=seed, jobs=jobs)
     report("measuring the recipe on load_digits' writer-disjoint split")
     truth, predicted, _ = split_predictions(
-        *split_sets(seed=seed, copies=copies, synthetic=synthetic_set, jobs=jobs), seed
+        *split_sets(seed=seed, copies=copies, synthetic=synthetic_set, jobs=jobs), seed, jobs
     )
     split = float((truth == predicted).mean())
     report(f"split accuracy {split:.4f}; training on all of load_digits")
@@ -234,8 +235,8 @@ def train_model(
     if mnist is not None:
         sets.append(mnist_training_set(mnist, jobs=jobs, first_group=next_group))
     training = combine(sets)
-    report(f"fitting a calibrated SVC on {len(training.labels)} glyphs")
-    classifier = fit(training, seed)
+    report(f"fitting two calibrated SVCs on {len(training.labels)} glyphs")
+    classifier = fit(training, seed, jobs)
     card = ModelCard(
         name=out.stem,
         sha256="",

@@ -6,7 +6,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.transform import AffineTransform, resize, warp
 
-from batchdigits.glyph import glyph_from_image
+from batchdigits.glyph import MODEL_INPUT, glyph_from_image
 
 SOURCE_SIDE = 96  # each 8x8 digit is enlarged to a 96x96 picture before augmenting
 ASPECT_SPREAD = 0.4
@@ -96,18 +96,19 @@ def _elastic(ink: np.ndarray, rng: np.random.Generator, strength: float, smoothn
 
 
 def glyph_features(pictures: list[np.ndarray]) -> np.ndarray:
-    """Pictures (H, W) in [0, 1] -> (N, 64) float64 features in [0, 16]; a picture with no digit gives NaN."""
+    """Pictures (H, W) in [0, 1] -> (N, 128) float64 model inputs in [0, 16] (Glyph.model_input);
+    a picture with no digit gives NaN."""
     rows = []
     for picture in pictures:
-        glyph = glyph_from_image(picture)
-        rows.append(glyph.features if glyph.features is not None else np.full(64, np.nan))
-    return np.array(rows).reshape(len(pictures), 64)
+        model_input = glyph_from_image(picture).model_input
+        rows.append(model_input if model_input is not None else np.full(MODEL_INPUT, np.nan))
+    return np.array(rows).reshape(len(pictures), MODEL_INPUT)
 
 
 def augmented_features(
     cells: np.ndarray, labels: np.ndarray, copies: int, seed: int, first_index: int = 0
 ) -> np.ndarray:
-    """(N, 8, 8) load_digits cells and (N,) labels -> (N * (1 + copies), 64) glyph features.
+    """(N, 8, 8) load_digits cells and (N,) labels -> (N * (1 + copies), 128) model inputs.
 
     Row i * (1 + copies) + k is copy k of digit i (k = 0 is the plain redraw); each digit has its
     own random stream derived from `seed` and its index in the whole set (`first_index` + i), so
@@ -125,7 +126,7 @@ def augmented_features(
 def synthetic_features(
     digits: np.ndarray, seed: int, first_index: int = 0, elastic: float = ELASTIC
 ) -> np.ndarray:
-    """(N,) digits -> (N, 64) glyph features of new synthetic drawings of them, augmented.
+    """(N,) digits -> (N, 128) model inputs of new synthetic drawings of them, augmented.
 
     Drawing i uses its own random stream from `seed` and `first_index` + i, so any chunking
     gives the same result, and calls that differ only in `elastic` (the most elastic

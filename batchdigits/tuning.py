@@ -55,13 +55,14 @@ def grouped_search(training, grid=DEFAULT_GRID, *, folds: int = 5, real_groups: 
 
 
 def _fold_accuracy(features, labels, weights, C, gamma, train, test) -> float:
-    """Accuracy on rows `test` of an SVC fitted on rows `train` with their weights."""
-    from sklearn.svm import SVC
+    """Accuracy on rows `test` of the model's SVCs (one per view, votes added) fitted on rows `train`."""
+    from batchdigits.model import fit_view_svcs, summed_votes, view_scores
 
     if len(test) == 0:
         return float("nan")
-    model = SVC(C=C, gamma=gamma).fit(features[train], labels[train], sample_weight=weights[train])
-    return float((model.predict(features[test]) == labels[test]).mean())
+    svcs = fit_view_svcs(features[train], labels[train], weights[train], C=C, gamma=gamma)
+    votes = summed_votes(view_scores(svcs, features[test]), len(svcs[0].classes_))
+    return float((svcs[0].classes_[votes.argmax(axis=1)] == labels[test]).mean())
 
 
 def format_scores(scores: list[GridScore]) -> str:

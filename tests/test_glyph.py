@@ -34,9 +34,27 @@ def test_glyph_is_load_digits_format():
 
 def test_glyph_matches_pinned_golden():
     """Guards the contract between training and scanning: a change here needs a retrained model."""
-    expected = np.array(json.loads(GOLDEN.read_text())["features"], dtype=np.float64)
-    actual = glyph_from_image(pinned_drawing()).features
-    assert actual.reshape(8, 8).tolist() == expected.reshape(8, 8).tolist()
+    golden = json.loads(GOLDEN.read_text())
+    glyph = glyph_from_image(pinned_drawing())
+    for actual, expected in ((glyph.features, golden["features"]), (glyph.ink, golden["ink"])):
+        assert actual.reshape(8, 8).tolist() == np.array(expected, dtype=np.float64).reshape(8, 8).tolist()
+    assert np.array_equal(glyph.model_input, np.concatenate([glyph.features, glyph.ink]))
+
+
+@pytest.mark.parametrize("digit", [2, 4, 8])
+def test_the_ink_view_brings_thin_pens_to_a_bold_width_and_removes_slant(digit):
+    thin = glyph_from_image(as_rgb_float(digit_image(digit, width=2)))
+    bold = glyph_from_image(as_rgb_float(digit_image(digit, width=14)))
+    upright = digit_image(digit)
+    italic = upright.transform(upright.size, Image.AFFINE, (1, 0.35, -35, 0, 1, 0), fillcolor=(255, 255, 255))
+    for glyph in (thin, bold):
+        assert glyph.ink.shape == (64,) and glyph.ink.min() >= 0 and glyph.ink.max() <= 16
+        assert np.array_equal(glyph.ink, np.rint(glyph.ink)), "block counts are whole numbers"
+    # A 2-pixel line holds a fraction of a bold pen's ink until it is thickened.
+    assert thin.ink.sum() > 0.8 * bold.ink.sum()
+    assert _distance(thin.ink, bold.ink) < 1.0
+    upright_ink = glyph_from_image(as_rgb_float(upright)).ink
+    assert _distance(upright_ink, glyph_from_image(as_rgb_float(italic)).ink) < 1.0
 
 
 def test_ink_is_high_whatever_the_polarity():
@@ -65,10 +83,10 @@ def _distance(a: np.ndarray, b: np.ndarray) -> float:
 )
 @pytest.mark.parametrize("digit", [2, 4, 8])
 def test_same_glyph_for_shifted_scaled_and_reweighted_drawings(digit, variant, bundled_model):
-    reference = glyph_from_image(as_rgb_float(digit_image(digit))).features
-    changed = glyph_from_image(as_rgb_float(digit_image(digit, **variant))).features
-    assert _distance(reference, changed) < 1.5
-    predicted = bundled_model.probabilities(np.array([reference, changed])).argmax(axis=1)
+    reference = glyph_from_image(as_rgb_float(digit_image(digit)))
+    changed = glyph_from_image(as_rgb_float(digit_image(digit, **variant)))
+    assert _distance(reference.features, changed.features) < 1.5
+    predicted = bundled_model.probabilities(np.array([reference.model_input, changed.model_input])).argmax(axis=1)
     assert predicted.tolist() == [digit, digit]
 
 
@@ -123,7 +141,7 @@ def test_salt_and_pepper_noise_keeps_the_digit(bundled_model):
     picture[noise < 0.02] = 0.0
     picture[noise > 0.98] = 1.0
     glyph = glyph_from_image(picture)
-    assert bundled_model.probabilities(glyph.features[None]).argmax() == 5
+    assert bundled_model.probabilities(glyph.model_input[None]).argmax() == 5
 
 
 def test_ruled_line_is_dropped():
@@ -342,7 +360,7 @@ def test_a_solid_loop_filling_a_tight_crop_is_ink_not_shadow(bundled_model):
     assert ink_map(nine)[40, 45] > 0.9  # the middle of the head
     glyph = glyph_from_image(nine)
     assert _largest_solid_square(glyph.bitmap) >= 8
-    assert int(bundled_model.probabilities(glyph.features[None]).argmax()) == 9
+    assert int(bundled_model.probabilities(glyph.model_input[None]).argmax()) == 9
 
 
 def test_light_falling_off_across_a_photo_is_removed(monkeypatch):
@@ -359,12 +377,17 @@ def test_digits_with_solid_loops_read_right(bundled_model, monkeypatch):
     pictures = {9: _nine_with_a_solid_head(), 8: _eight_with_a_solid_lower_loop()}
 
     def read(picture):
-        return int(bundled_model.probabilities(glyph_from_image(picture).features[None]).argmax())
+        return int(bundled_model.probabilities(glyph_from_image(picture).model_input[None]).argmax())
+
+    def read_pen_drawing(picture):
+        """The digit the SVC on the pen drawing alone votes for."""
+        return int(bundled_model.estimator.svcs_[0].predict(glyph_from_image(picture).features[None])[0])
 
     assert {digit: read(picture) for digit, picture in pictures.items()} == {9: 9, 8: 8}
+    assert {digit: read_pen_drawing(picture) for digit, picture in pictures.items()} == {9: 9, 8: 8}
     # Drawn with one pen they become a bare stroke and a single loop on a stem: other digits.
     monkeypatch.setattr(glyph_module, "FILLED_WIDTH", np.inf)
-    assert all(read(picture) != digit for digit, picture in pictures.items())
+    assert all(read_pen_drawing(picture) != digit for digit, picture in pictures.items())
 
 
 def test_even_strokes_draw_the_same_with_or_without_filled_parts(monkeypatch):

@@ -138,7 +138,7 @@ def test_mutated_image_bytes_give_a_typed_result_and_never_crash(data):
     assert isinstance(processed, ProcessedFile)
     assert processed.outcome in ("glyph", "no_digit", "failed")
     if processed.outcome == "glyph":
-        assert processed.features.shape == (64,)
-        assert processed.features.min() >= 0 and processed.features.max() <= 16
+        assert processed.features.shape == (64,) and processed.model_input.shape == (128,)
+        assert processed.model_input.min() >= 0 and processed.model_input.max() <= 16
     else:
         assert processed.reason and "\n" not in processed.reason

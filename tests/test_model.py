@@ -35,7 +35,7 @@ def test_probabilities_are_calibrated_rows(bundled_model):
     from batchdigits.glyph import glyph_from_image
     from drawing import as_rgb_float
 
-    features = np.array([glyph_from_image(as_rgb_float(digit_image(d))).features for d in range(10)])
+    features = np.array([glyph_from_image(as_rgb_float(digit_image(d))).model_input for d in range(10)])
     probabilities = bundled_model.probabilities(features)
     assert probabilities.shape == (10, 10)
     assert np.allclose(probabilities.sum(axis=1), 1.0)
@@ -93,6 +93,6 @@ def test_the_verified_bytes_are_what_gets_unpickled(model_copy, bundled_model):
     card, payload = verify_model(model_copy)
     model_copy.write_bytes(b"replaced after the check")  # as if swapped while a scan decodes
     model = unpickle_model(model_copy, card, payload)
-    features = np.array([glyph_from_image(as_rgb_float(digit_image(d))).features for d in (3, 8)])
+    features = np.array([glyph_from_image(as_rgb_float(digit_image(d))).model_input for d in (3, 8)])
     assert model.card.sha256 == bundled_model.card.sha256
     assert np.array_equal(model.probabilities(features), bundled_model.probabilities(features))
