@@ -29,7 +29,7 @@ class FamilyResult:
     predict_ms_per_image: float
 
 
-def family_makers(training, seed: int) -> dict:
+def family_makers(training, seed: int, jobs: int = 1) -> dict:
     """Family name -> a function that returns a fitted estimator with predict_proba and classes_."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neighbors import KNeighborsClassifier
@@ -40,7 +40,7 @@ def family_makers(training, seed: int) -> dict:
     from batchdigits.trainer import fit
 
     def svc():
-        return fit(training, seed)
+        return fit(training, seed, jobs)
 
     def knn():
         return KNeighborsClassifier(n_neighbors=KNN_NEIGHBOURS).fit(training.features, training.labels)
@@ -56,19 +56,19 @@ def family_makers(training, seed: int) -> dict:
             return network.fit(training.features, training.labels)
 
     return {
-        "SVC + vote calibration (default)": svc,
+        "two SVCs + vote calibration (default)": svc,
         f"k-nearest neighbours (k={KNN_NEIGHBOURS})": knn,
         f"MLP ({', '.join(map(str, MLP_HIDDEN))} hidden)": mlp,
     }
 
 
 def compare_families(training, features: np.ndarray, truth: np.ndarray, *, source: str, seed: int,
-                     review_below: float) -> list[FamilyResult]:
+                     review_below: float, jobs: int = 1) -> list[FamilyResult]:
     """Train each family on `training` and measure it on (N, 128) model inputs (NaN = no digit) with (N,) digits."""
     from batchdigits.model import digit_probabilities
 
     results = []
-    for family, make in family_makers(training, seed).items():
+    for family, make in family_makers(training, seed, jobs).items():
         started = time.perf_counter()
         estimator = make()
         trained = time.perf_counter()
@@ -90,7 +90,7 @@ def compare_on_split(*, review_below: float, jobs: int) -> list[FamilyResult]:
 
     training, features, truth = default_split_sets(jobs)
     return compare_families(training, features, truth, source="load_digits writer-disjoint split (second half)",
-                            seed=DEFAULT_SEED, review_below=review_below)
+                            seed=DEFAULT_SEED, review_below=review_below, jobs=jobs)
 
 
 def compare_on_folder(folder: Path, *, review_below: float, jobs: int) -> list[FamilyResult]:
@@ -101,14 +101,14 @@ def compare_on_folder(folder: Path, *, review_below: float, jobs: int) -> list[F
     truth, features = labelled_features(folder, jobs=jobs)  # first: a folder with no images fails fast
     training = default_training_set(jobs)
     return compare_families(training, features, truth, source=str(folder), seed=DEFAULT_SEED,
-                            review_below=review_below)
+                            review_below=review_below, jobs=jobs)
 
 
 def format_comparison(results: list[FamilyResult]) -> str:
     """One plain-text table: a row per family."""
     source = results[0].evaluation.source if results else ""
     threshold = results[0].evaluation.review_below if results else 0.0
-    header = (f"{'family':<34} {'accuracy':>8} {'ECE':>6} {'wrong if >=' + format(threshold, '.2f'):>14} "
+    header = (f"{'family':<38} {'accuracy':>8} {'ECE':>6} {'wrong if >=' + format(threshold, '.2f'):>14} "
               f"{'flagged':>8} {'train s':>8} {'ms/image':>8}")
     lines = [f"model families on {source}", header]
     for result in results:
@@ -117,7 +117,7 @@ def format_comparison(results: list[FamilyResult]) -> str:
         ece = "-" if evaluation.expected_calibration_error is None else f"{evaluation.expected_calibration_error:.3f}"
         wrong = "-" if evaluation.error_rate_unflagged is None else f"{evaluation.error_rate_unflagged:.4f}"
         lines.append(
-            f"{result.family:<34} {evaluation.accuracy:>8.4f} {ece:>6} {wrong:>14} "
+            f"{result.family:<38} {evaluation.accuracy:>8.4f} {ece:>6} {wrong:>14} "
             f"{evaluation.flagged / answered:>8.4f} {result.train_seconds:>8.1f} {result.predict_ms_per_image:>8.3f}"
         )
     return "\n".join(lines)
