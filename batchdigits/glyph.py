@@ -6,7 +6,9 @@ ink map (polarity and paper colour from a band along the border, uneven light re
 ink/paper threshold (grainy ink smoothed first), straight lines across the page removed where
 they are print, specks and frames dropped, crop, skeleton (stroke width forgotten, except where ink is
 filled in far wider than the stroke), slant removed, redrawn with one fixed pen into a 32x32
-bitmap fitted with its aspect kept, counted in 4x4 blocks.
+bitmap fitted with its aspect kept, counted in 4x4 blocks. The classifier also reads a second
+view, the cleaned ink itself with its slant removed, a thin pen thickened, fitted and counted the
+same way (ink_counts), since the pen drawing loses what the strokes' shapes tell apart.
 """
 
 from __future__ import annotations
