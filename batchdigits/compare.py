@@ -56,7 +56,7 @@ def family_makers(training, seed: int, jobs: int = 1) -> dict:
             return network.fit(training.features, training.labels)
 
     return {
-        "two SVCs + vote calibration (default)": svc,
+        "SVC pair + vote calibration (default)": svc,
         f"k-nearest neighbours (k={KNN_NEIGHBOURS})": knn,
         f"MLP ({', '.join(map(str, MLP_HIDDEN))} hidden)": mlp,
     }
