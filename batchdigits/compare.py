@@ -108,7 +108,8 @@ def format_comparison(results: list[FamilyResult]) -> str:
     """One plain-text table: a row per family."""
     source = results[0].evaluation.source if results else ""
     threshold = results[0].evaluation.review_below if results else 0.0
-    header = (f"{'family':<38} {'accuracy':>8} {'ECE':>6} {'wrong if >=' + format(threshold, '.2f'):>14} "
+    width = max([len("family")] + [len(result.family) for result in results])
+    header = (f"{'family':<{width}} {'accuracy':>8} {'ECE':>6} {'wrong if >=' + format(threshold, '.2f'):>14} "
               f"{'flagged':>8} {'train s':>8} {'ms/image':>8}")
     lines = [f"model families on {source}", header]
     for result in results:
@@ -117,7 +118,7 @@ def format_comparison(results: list[FamilyResult]) -> str:
         ece = "-" if evaluation.expected_calibration_error is None else f"{evaluation.expected_calibration_error:.3f}"
         wrong = "-" if evaluation.error_rate_unflagged is None else f"{evaluation.error_rate_unflagged:.4f}"
         lines.append(
-            f"{result.family:<38} {evaluation.accuracy:>8.4f} {ece:>6} {wrong:>14} "
+            f"{result.family:<{width}} {evaluation.accuracy:>8.4f} {ece:>6} {wrong:>14} "
             f"{evaluation.flagged / answered:>8.4f} {result.train_seconds:>8.1f} {result.predict_ms_per_image:>8.3f}"
         )
     return "\n".join(lines)

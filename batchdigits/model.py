@@ -88,9 +88,9 @@ def make_classifier(groups: np.ndarray, labels: np.ndarray, seed: int, jobs: int
 def fit_view_svcs(features: np.ndarray, labels: np.ndarray, weights: np.ndarray, *, C: float, gamma: float,
                   seed: int = 0, jobs: int = 1) -> list:
     """One RBF SVC per view of (N, 128) model inputs (VIEWS), fitted on (N,) digits with (N,) row weights."""
-    from joblib import Parallel, delayed
+    from joblib import Parallel, delayed, effective_n_jobs
 
-    return Parallel(n_jobs=min(jobs, len(VIEWS)) if jobs > 0 else jobs)(
+    return Parallel(n_jobs=min(len(VIEWS), effective_n_jobs(jobs)))(
         delayed(_fit_svc)(features[:, view], labels, weights, C, gamma, seed) for view in VIEWS
     )
 
@@ -142,13 +142,11 @@ class VoteCalibratedSVC:
 
         weights = np.ones(len(labels)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         fit = dict(C=self.C, gamma=self.gamma, seed=self.seed, jobs=self.jobs)
-        out_of_fold = None
+        classes = len(np.unique(labels))
+        out_of_fold = np.zeros((len(labels), len(VIEWS) * (classes * (classes - 1) // 2 + classes)))
         for train, test in self.folds:
             svcs = fit_view_svcs(features[train], labels[train], weights[train], **fit)
-            scores = np.hstack(view_scores(svcs, features[test]))
-            if out_of_fold is None:
-                out_of_fold = np.zeros((len(labels), scores.shape[1]))
-            out_of_fold[test] = scores
+            out_of_fold[test] = np.hstack(view_scores(svcs, features[test]))
         self.svcs_ = fit_view_svcs(features, labels, weights, **fit)
         self.calibrator_ = LogisticRegression(C=self.calibration_C, max_iter=3000).fit(
             out_of_fold, labels, sample_weight=weights

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -38,23 +39,41 @@ def test_glyph_matches_pinned_golden():
     glyph = glyph_from_image(pinned_drawing())
     for actual, expected in ((glyph.features, golden["features"]), (glyph.ink, golden["ink"])):
         assert actual.reshape(8, 8).tolist() == np.array(expected, dtype=np.float64).reshape(8, 8).tolist()
-    assert np.array_equal(glyph.model_input, np.concatenate([glyph.features, glyph.ink]))
+
+    # Training and scanning must hand the classifier the same values in the same order.
+    from batchdigits.runner import process_bytes
+    from batchdigits.training import glyph_features
+
+    buffer = io.BytesIO()
+    digit_image(3, width=2, seed=11).save(buffer, format="PNG")
+    scanned = process_bytes(buffer.getvalue())
+    trained = glyph_features([pinned_drawing()])[0]
+    assert np.array_equal(scanned.model_input, trained) and np.array_equal(trained[:64], golden["features"])
+    assert np.array_equal(scanned.features, golden["features"])
 
 
 @pytest.mark.parametrize("digit", [2, 4, 8])
-def test_the_ink_view_brings_thin_pens_to_a_bold_width_and_removes_slant(digit):
-    thin = glyph_from_image(as_rgb_float(digit_image(digit, width=2)))
-    bold = glyph_from_image(as_rgb_float(digit_image(digit, width=14)))
+def test_the_ink_view_brings_thin_pens_to_a_bold_width_and_removes_slant(digit, monkeypatch):
+    thin, bold = as_rgb_float(digit_image(digit, width=2)), as_rgb_float(digit_image(digit, width=14))
     upright = digit_image(digit)
     italic = upright.transform(upright.size, Image.AFFINE, (1, 0.35, -35, 0, 1, 0), fillcolor=(255, 255, 255))
-    for glyph in (thin, bold):
-        assert glyph.ink.shape == (64,) and glyph.ink.min() >= 0 and glyph.ink.max() <= 16
-        assert np.array_equal(glyph.ink, np.rint(glyph.ink)), "block counts are whole numbers"
+    upright, italic = as_rgb_float(upright), as_rgb_float(italic)
+
+    def ink(picture):
+        return glyph_from_image(picture).ink
+
+    for counts in (ink(thin), ink(bold)):
+        assert counts.shape == (64,) and counts.min() >= 0 and counts.max() <= 16
+        assert np.array_equal(counts, np.rint(counts)), "block counts are whole numbers"
     # A 2-pixel line holds a fraction of a bold pen's ink until it is thickened.
-    assert thin.ink.sum() > 0.8 * bold.ink.sum()
-    assert _distance(thin.ink, bold.ink) < 1.0
-    upright_ink = glyph_from_image(as_rgb_float(upright)).ink
-    assert _distance(upright_ink, glyph_from_image(as_rgb_float(italic)).ink) < 1.0
+    assert ink(thin).sum() > 0.8 * ink(bold).sum() and _distance(ink(thin), ink(bold)) < 1.0
+    assert _distance(ink(upright), ink(italic)) < 1.0
+    # Without the thickening or the slant correction, the same checks fail.
+    monkeypatch.setattr(glyph_module, "CAPTURE_PEN", 0.0)
+    assert ink(thin).sum() < 0.2 * ink(bold).sum() and _distance(ink(thin), ink(bold)) > 2.0
+    monkeypatch.undo()
+    monkeypatch.setattr(glyph_module, "MAX_SLANT", 0.0)
+    assert _distance(ink(upright), ink(italic)) > 2.0
 
 
 def test_ink_is_high_whatever_the_polarity():
