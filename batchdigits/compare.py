@@ -56,7 +56,7 @@ def family_makers(training, seed: int, jobs: int = 1) -> dict:
             return network.fit(training.features, training.labels)
 
     return {
-        "SVC pair + vote calibration (default)": svc,
+        "SVC + vote calibration (default)": svc,
         f"k-nearest neighbours (k={KNN_NEIGHBOURS})": knn,
         f"MLP ({', '.join(map(str, MLP_HIDDEN))} hidden)": mlp,
     }
@@ -64,7 +64,7 @@ def family_makers(training, seed: int, jobs: int = 1) -> dict:
 
 def compare_families(training, features: np.ndarray, truth: np.ndarray, *, source: str, seed: int,
                      review_below: float, jobs: int = 1) -> list[FamilyResult]:
-    """Train each family on `training` and measure it on (N, 128) model inputs (NaN = no digit) with (N,) digits."""
+    """Train each family on `training` and measure it on (N, MODEL_INPUT) model inputs (NaN = no digit) with (N,) digits."""
     from batchdigits.model import digit_probabilities
 
     results = []

@@ -13,16 +13,14 @@ import numpy as np
 from batchdigits.atomic import write_atomically
 from batchdigits.errors import ModelError
 
-# C and gamma: writer-grouped cross-validation (python -m batchdigits.tuning) cannot tell C=1..3 and
-# gamma=0.001..0.002 apart; of those, the softer margin reads other writers best (README: "How the model is built").
+# C and gamma: writer-grouped cross-validation (python -m batchdigits.tuning; README: "How the model is built").
 SVC_C = 1.0
-SVC_GAMMA = 0.0015
+SVC_GAMMA = 0.002
 CALIBRATION_FOLDS = 5
 CALIBRATION_C = 0.05  # regularisation of the calibrating logistic regression (measured: README)
 WRITER_BLOCKS = 13  # load_digits is in writer order; 13 contiguous blocks approximate the writers
-# The model input's two views (glyph.MODEL_INPUT), one SVC each: the pen drawing's counts, the ink's own.
-VIEWS = (slice(0, 64), slice(64, 128))
-MODEL_FORMAT = 2  # 2: two SVCs, on the pen drawing and on the ink; 1 read the pen drawing only
+# 3: one SVC on both drawings' stroke directions; 2: two SVCs on the drawings' 8x8 counts; 1: the pen drawing's only
+MODEL_FORMAT = 3
 
 
 @dataclass
@@ -55,12 +53,12 @@ class LoadedModel:
     path: Path
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
-        """(N, 128) model inputs in [0, 16] -> (N, 10) calibrated probabilities, one column per digit."""
+        """(N, MODEL_INPUT) model inputs (glyph.Glyph.model_input) -> (N, 10) calibrated probabilities, one column per digit."""
         return digit_probabilities(self.estimator, features)
 
 
 def digit_probabilities(estimator: object, features: np.ndarray) -> np.ndarray:
-    """(N, 128) model inputs in [0, 16] -> (N, 10) an estimator's probabilities, one column per digit.
+    """(N, MODEL_INPUT) model inputs -> (N, 10) an estimator's probabilities, one column per digit.
 
     A digit the estimator never saw in training gets probability 0.
     """
@@ -78,76 +76,58 @@ def card_path(model_path: Path) -> Path:
 
 
 def make_classifier(groups: np.ndarray, labels: np.ndarray, seed: int, jobs: int = 1) -> "VoteCalibratedSVC":
-    """Two SVCs calibrated on writer-grouped folds (never a writer on both sides of a fold)."""
+    """The SVC calibrated on writer-grouped folds (never a writer on both sides of a fold)."""
     from sklearn.model_selection import GroupKFold
 
     folds = list(GroupKFold(n_splits=CALIBRATION_FOLDS).split(labels, labels, groups))
     return VoteCalibratedSVC(C=SVC_C, gamma=SVC_GAMMA, folds=folds, seed=seed, jobs=jobs)
 
 
-def fit_view_svcs(features: np.ndarray, labels: np.ndarray, weights: np.ndarray, *, C: float, gamma: float,
-                  seed: int = 0, jobs: int = 1) -> list:
-    """One RBF SVC per view of (N, 128) model inputs (VIEWS), fitted on (N,) digits with (N,) row weights."""
-    from joblib import Parallel, delayed, effective_n_jobs
-
-    return Parallel(n_jobs=min(len(VIEWS), effective_n_jobs(jobs)))(
-        delayed(_fit_svc)(features[:, view], labels, weights, C, gamma, seed) for view in VIEWS
-    )
-
-
-def _fit_svc(features: np.ndarray, labels: np.ndarray, weights: np.ndarray, C: float, gamma: float, seed: int):
-    """An RBF SVC fitted on (N, D) features and (N,) digits with (N,) weights."""
+def fit_svc(features: np.ndarray, labels: np.ndarray, weights: np.ndarray, *, C: float, gamma: float,
+            seed: int = 0):
+    """An RBF SVC fitted on (N, MODEL_INPUT) model inputs and (N,) digits with (N,) row weights > 0."""
     from sklearn.svm import SVC
 
     svc = SVC(C=C, gamma=gamma, kernel="rbf", decision_function_shape="ovo", random_state=seed)
     return svc.fit(features, labels, sample_weight=weights)
 
 
-def view_scores(svcs: list, features: np.ndarray) -> list[np.ndarray]:
-    """Fitted per-view SVCs and (N, 128) model inputs -> each SVC's (N, 55) pair_scores on its view."""
-    return [pair_scores(svc, features[:, view]) for svc, view in zip(svcs, VIEWS)]
-
-
-def summed_votes(scores: list[np.ndarray], classes: int) -> np.ndarray:
-    """view_scores' list -> (N, classes) the views' one-vs-rest vote scores added up (argmax: the digit)."""
-    return sum(view[:, -classes:] for view in scores)
-
-
 class VoteCalibratedSVC:
-    """Two RBF SVCs, on the pen drawing and on the ink (VIEWS), whose added votes pick the digit
-    and whose probabilities come from a logistic regression on their pairwise scores.
+    """An RBF SVC on both drawings' stroke directions whose vote picks the digit, and whose
+    probabilities come from a logistic regression on its pairwise scores.
 
-    The pen drawing forgets the pen, so one writer reads like another; the ink keeps the
-    strokes' shapes, which the skeleton loses where a bold pen filled a loop. Each reads digits
-    the other misses (README: "How the model is built"). An SVC's one-vs-rest scores are mostly
-    pairwise votes, so Platt or temperature scaling of them squeezes every confidence into a
-    narrow band. A multinomial logistic regression fitted on both SVCs' 45 one-vs-one decision
-    values (and vote scores), from SVCs that did not see the row's writer (out of fold), learns
-    which patterns of pairwise margins are trustworthy.
+    An SVC's one-vs-rest scores are mostly pairwise votes, so Platt or temperature scaling of
+    them squeezes every confidence into a narrow band. A multinomial logistic regression fitted
+    on the SVC's 45 one-vs-one decision values (and vote scores), from SVCs that did not see the
+    row's writer (out of fold), learns which patterns of pairwise margins are trustworthy.
     """
 
     def __init__(self, *, C: float, gamma: float, folds: list, seed: int, calibration_C: float = CALIBRATION_C,
                  jobs: int = 1):
         self.C, self.gamma, self.folds, self.seed, self.calibration_C = C, gamma, folds, seed, calibration_C
         self.jobs = jobs
-        self.method = ("logistic regression on out-of-fold one-vs-one scores of two SVCs (pen drawing, ink); "
-                       "their added votes pick the digit")
+        self.method = "logistic regression on out-of-fold one-vs-one scores; the SVC's vote picks the digit"
 
     def fit(
         self, features: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray | None = None
     ) -> "VoteCalibratedSVC":
-        """Fit on (N, 128) model inputs and (N,) digits; `sample_weight` (N,) > 0 scales each row's
-        weight, in the SVCs and in the calibration alike."""
+        """Fit on (N, MODEL_INPUT) model inputs and (N,) digits; `sample_weight` (N,) > 0 scales each
+        row's weight, in the SVC and in the calibration alike."""
+        from joblib import Parallel, delayed
         from sklearn.linear_model import LogisticRegression
 
         weights = np.ones(len(labels)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-        fit = dict(C=self.C, gamma=self.gamma, seed=self.seed, jobs=self.jobs)
-        classes = len(np.unique(labels))
-        out_of_fold = np.zeros((len(labels), len(VIEWS) * (classes * (classes - 1) // 2 + classes)))
-        for train, test in self.folds:
-            svcs = fit_view_svcs(features[train], labels[train], weights[train], **fit)
-            out_of_fold[test] = np.hstack(view_scores(svcs, features[test]))
-        self.svcs_ = fit_view_svcs(features, labels, weights, **fit)
+        rows = [train for train, _ in self.folds] + [np.arange(len(labels))]
+        # The fold SVCs and the final one are independent: fitted side by side with jobs > 1.
+        *fold_svcs, self.svc_ = Parallel(n_jobs=self.jobs)(
+            delayed(fit_svc)(features[train], labels[train], weights[train], C=self.C, gamma=self.gamma,
+                             seed=self.seed)
+            for train in rows
+        )
+        classes = len(self.svc_.classes_)
+        out_of_fold = np.zeros((len(labels), classes * (classes - 1) // 2 + classes))
+        for svc, (_, test) in zip(fold_svcs, self.folds):
+            out_of_fold[test] = pair_scores(svc, features[test])
         self.calibrator_ = LogisticRegression(C=self.calibration_C, max_iter=3000).fit(
             out_of_fold, labels, sample_weight=weights
         )
@@ -156,18 +136,18 @@ class VoteCalibratedSVC:
         return self
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
-        """(N, 128) model inputs -> (N, len(classes_)) calibrated probabilities, the SVCs' digit highest.
+        """(N, MODEL_INPUT) model inputs -> (N, len(classes_)) calibrated probabilities, the SVC's digit highest.
 
         The calibration learns the training writers' patterns of margins; on other writers its
-        own favourite is right less often than the SVCs' vote (measured: README), so the vote
-        picks the digit. Where the two differ (1-3% of other writers' digits), the digit takes
-        the largest probability and the calibration's favourite the digit's, so the answer and
-        its alternatives stay in order; such confidences measured at most 0.62, so they go to review.
+        own favourite is right less often than the SVC's vote (measured: README), so the vote
+        picks the digit. Where the two differ, the digit takes the largest probability and the
+        calibration's favourite the digit's, so the answer and its alternatives stay in order;
+        such confidences are low, so they go to review.
         """
-        scores = view_scores(self.svcs_, features)
-        probabilities = self.calibrator_.predict_proba(np.hstack(scores))
-        # The SVCs and the calibration were fitted on the same labels: their classes_ are one list.
-        chosen = summed_votes(scores, probabilities.shape[1]).argmax(axis=1)
+        scores = pair_scores(self.svc_, features)
+        probabilities = self.calibrator_.predict_proba(scores)
+        # The SVC and the calibration were fitted on the same labels: their classes_ are one list.
+        chosen = scores[:, -probabilities.shape[1]:].argmax(axis=1)
         favourite = probabilities.argmax(axis=1)
         rows = np.arange(len(features))
         highest, given = probabilities[rows, favourite], probabilities[rows, chosen]
@@ -177,7 +157,7 @@ class VoteCalibratedSVC:
 
 
 def pair_scores(svc, features: np.ndarray) -> np.ndarray:
-    """(N, 64) one view's inputs -> (N, 55): the 45 one-vs-one decision values, then the 10 one-vs-rest vote scores."""
+    """(N, D) an SVC's inputs -> (N, 55): the 45 one-vs-one decision values, then the 10 one-vs-rest vote scores."""
     pairwise = rbf_pair_margins(svc, features)
     classes = len(svc.classes_)
     votes = np.zeros((len(features), classes))
@@ -197,7 +177,7 @@ def pair_scores(svc, features: np.ndarray) -> np.ndarray:
 
 
 def rbf_pair_margins(svc, features: np.ndarray, chunk: int = 256) -> np.ndarray:
-    """(N, 64) -> (N, 45): the one-vs-one decision values of an RBF SVC fitted on 3 or more digits
+    """(N, D) -> (N, 45): the one-vs-one decision values of an RBF SVC fitted on 3 or more digits
     (scikit-learn flips a two-digit SVC's sign), as its decision_function gives them (to about
     1e-12), computed as one matrix product per chunk of rows.
 

@@ -14,8 +14,6 @@ import numpy as np
 
 from batchdigits.errors import DecodeError
 
-GLYPH_VALUES = 64  # the canonical glyph leads the model input (glyph.Glyph.model_input)
-
 MAX_FILE_BYTES = 256 * 1024 * 1024  # no digit image is this big; refuse before reading it
 FILES_PER_TASK = 16  # enough per task to hide process overhead, small enough to stream results
 INLINE_BELOW = 48  # fewer files than this: starting worker processes costs more than it saves
@@ -25,25 +23,21 @@ INLINE_BELOW = 48  # fewer files than this: starting worker processes costs more
 class ProcessedFile:
     """One file after decoding and the glyph.
 
-    `outcome` is "glyph" (model_input (128,) float64 in [0, 16], what the classifier reads,
-    set; its first 64 values are `features`, the canonical glyph), "no_digit", "failed" (reason
+    `outcome` is "glyph" (`features` (64,) float64 in [0, 16], the canonical glyph, and
+    `model_input` (glyph.MODEL_INPUT,) float64 >= 0, what the classifier reads, set), "no_digit", "failed" (reason
     set; the file's content cannot become a digit), "same" (its content hash is the one the
     caller already knows: nothing decoded), or "retry" (vanished or unreadable now: nothing is
     recorded, a later run tries again). `sha256`, `size` and `mtime_ns` describe the bytes read.
     """
 
     outcome: str
+    features: np.ndarray | None = None
     model_input: np.ndarray | None = None
     thumbnail: bytes | None = None
     reason: str | None = None
     sha256: str | None = None
     size: int = 0
     mtime_ns: int = 0
-
-    @property
-    def features(self) -> np.ndarray | None:
-        """(64,) float64 in [0, 16]: the canonical glyph (the report's 8x8), None without a digit."""
-        return None if self.model_input is None else self.model_input[:GLYPH_VALUES]
 
 
 @dataclass(frozen=True)
@@ -115,7 +109,8 @@ def process_bytes(data: bytes) -> ProcessedFile:
                              reason=f"cannot find the digit ({type(exc).__name__})")
     if glyph.features is None:
         return ProcessedFile("no_digit", thumbnail=decoded.thumbnail, reason=glyph.reason)
-    return ProcessedFile("glyph", model_input=glyph.model_input, thumbnail=decoded.thumbnail)
+    return ProcessedFile("glyph", features=glyph.features, model_input=glyph.model_input,
+                         thumbnail=decoded.thumbnail)
 
 
 def _process_many(jobs: Sequence[FileJob]) -> list[ProcessedFile]:
@@ -153,7 +148,7 @@ def _stop_idle_workers(jobs: int) -> None:
 
 
 def labelled_features(folder: Path, *, jobs: int) -> tuple[np.ndarray, np.ndarray]:
-    """A labelled folder (subfolders 0..9) through the scan path -> ((N,) labels, (N, 128) model inputs).
+    """A labelled folder (subfolders 0..9) through the scan path -> ((N,) labels, (N, MODEL_INPUT) model inputs).
 
     A row is NaN where no digit was found or the file failed.
     """

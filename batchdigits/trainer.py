@@ -28,7 +28,7 @@ CHUNKS = 24  # work units handed to the worker processes
 
 @dataclass
 class TrainingSet:
-    """Model inputs (N, 128) in [0, 16] (Glyph.model_input), labels (N,) in 0..9, writer groups (N,) for grouped folds,
+    """Model inputs (N, MODEL_INPUT) (Glyph.model_input), labels (N,) in 0..9, writer groups (N,) for grouped folds,
     and each row's weight in the fit (N,) > 0 (None: every row 1)."""
 
     features: np.ndarray
@@ -146,7 +146,7 @@ def combine(sets: list[TrainingSet]) -> TrainingSet:
 
 
 def fit(training: TrainingSet, seed: int, jobs: int = 1):
-    """The calibrated pair of SVCs fitted on a training set (the two SVCs fitted side by side with jobs > 1)."""
+    """The calibrated SVC fitted on a training set (its calibration folds fitted side by side with jobs > 1)."""
     classifier = make_classifier(training.groups, training.labels, seed, jobs=jobs)
     classifier.fit(training.features, training.labels, training.row_weights())
     return classifier
@@ -190,7 +190,7 @@ def split_sets(
     *, seed: int, copies: int, synthetic: TrainingSet | None, jobs: int
 ) -> tuple[TrainingSet, np.ndarray, np.ndarray]:
     """The recipe on load_digits' writer-disjoint split: (training set from the first half plus
-    synthetic drawings, (N, 128) model inputs of the second half in [0, 16], (N,) its digits)."""
+    synthetic drawings, (N, MODEL_INPUT) model inputs of the second half, (N,) its digits)."""
     train_cells, train_labels, test_cells, test_labels = load_digits_split()
     training = combine(recipe_sets(train_cells, train_labels, synthetic, seed=seed, copies=copies, jobs=jobs))
     test_features = np.nan_to_num(glyph_features([picture_from_8x8(c) for c in test_cells]), nan=0.0)
@@ -235,7 +235,7 @@ def train_model(
     if mnist is not None:
         sets.append(mnist_training_set(mnist, jobs=jobs, first_group=next_group))
     training = combine(sets)
-    report(f"fitting two calibrated SVCs on {len(training.labels)} glyphs")
+    report(f"fitting the calibrated SVC on {len(training.labels)} glyphs")
     classifier = fit(training, seed, jobs)
     card = ModelCard(
         name=out.stem,

@@ -96,7 +96,7 @@ def _elastic(ink: np.ndarray, rng: np.random.Generator, strength: float, smoothn
 
 
 def glyph_features(pictures: list[np.ndarray]) -> np.ndarray:
-    """Pictures (H, W) in [0, 1] -> (N, 128) float64 model inputs in [0, 16] (Glyph.model_input);
+    """Pictures (H, W) in [0, 1] -> (N, MODEL_INPUT) float64 model inputs (Glyph.model_input);
     a picture with no digit gives NaN."""
     rows = []
     for picture in pictures:
@@ -108,7 +108,7 @@ def glyph_features(pictures: list[np.ndarray]) -> np.ndarray:
 def augmented_features(
     cells: np.ndarray, labels: np.ndarray, copies: int, seed: int, first_index: int = 0
 ) -> np.ndarray:
-    """(N, 8, 8) load_digits cells and (N,) labels -> (N * (1 + copies), 128) model inputs.
+    """(N, 8, 8) load_digits cells and (N,) labels -> (N * (1 + copies), MODEL_INPUT) model inputs.
 
     Row i * (1 + copies) + k is copy k of digit i (k = 0 is the plain redraw); each digit has its
     own random stream derived from `seed` and its index in the whole set (`first_index` + i), so
@@ -120,13 +120,13 @@ def augmented_features(
         source = picture_from_8x8(digit)
         variants = [source] + [augment(add_foot(source, int(label), rng), rng) for _ in range(copies)]
         rows.append(glyph_features(variants))
-    return np.vstack(rows) if rows else np.empty((0, 64))
+    return np.vstack(rows) if rows else np.empty((0, MODEL_INPUT))
 
 
 def synthetic_features(
     digits: np.ndarray, seed: int, first_index: int = 0, elastic: float = ELASTIC
 ) -> np.ndarray:
-    """(N,) digits -> (N, 128) model inputs of new synthetic drawings of them, augmented.
+    """(N,) digits -> (N, MODEL_INPUT) model inputs of new synthetic drawings of them, augmented.
 
     Drawing i uses its own random stream from `seed` and `first_index` + i, so any chunking
     gives the same result, and calls that differ only in `elastic` (the most elastic

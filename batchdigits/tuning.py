@@ -55,14 +55,13 @@ def grouped_search(training, grid=DEFAULT_GRID, *, folds: int = 5, real_groups: 
 
 
 def _fold_accuracy(features, labels, weights, C, gamma, train, test) -> float:
-    """Accuracy on rows `test` of the model's SVCs (one per view, votes added) fitted on rows `train`."""
-    from batchdigits.model import fit_view_svcs, summed_votes, view_scores
+    """Accuracy on rows `test` of the model's SVC (its vote picks the digit) fitted on rows `train`."""
+    from batchdigits.model import fit_svc
 
     if len(test) == 0:
         return float("nan")
-    svcs = fit_view_svcs(features[train], labels[train], weights[train], C=C, gamma=gamma)
-    votes = summed_votes(view_scores(svcs, features[test]), len(svcs[0].classes_))
-    return float((svcs[0].classes_[votes.argmax(axis=1)] == labels[test]).mean())
+    svc = fit_svc(features[train], labels[train], weights[train], C=C, gamma=gamma)
+    return float((svc.predict(features[test]) == labels[test]).mean())
 
 
 def format_scores(scores: list[GridScore]) -> str:

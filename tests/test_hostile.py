@@ -6,10 +6,12 @@ import json
 import os
 from html.parser import HTMLParser
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from batchdigits.glyph import MODEL_INPUT
 from batchdigits.runner import ProcessedFile, process_bytes
 from drawing import digit_image
 from hostile import build_hostile_corpus, encoded, tree_snapshot
@@ -138,7 +140,8 @@ def test_mutated_image_bytes_give_a_typed_result_and_never_crash(data):
     assert isinstance(processed, ProcessedFile)
     assert processed.outcome in ("glyph", "no_digit", "failed")
     if processed.outcome == "glyph":
-        assert processed.features.shape == (64,) and processed.model_input.shape == (128,)
-        assert processed.model_input.min() >= 0 and processed.model_input.max() <= 16
+        assert processed.features.shape == (64,) and processed.model_input.shape == (MODEL_INPUT,)
+        assert processed.features.min() >= 0 and processed.features.max() <= 16
+        assert np.isfinite(processed.model_input).all() and processed.model_input.min() >= 0
     else:
         assert processed.reason and "\n" not in processed.reason

@@ -12,6 +12,7 @@ import pytest
 from batchdigits.datasets import read_idx, read_mnist
 from batchdigits.errors import DatasetError
 from batchdigits.evaluate import calibration, measure
+from batchdigits.glyph import MODEL_INPUT
 from batchdigits.scan import DEFAULT_REVIEW_BELOW
 from batchdigits.training import augment, augmented_features, picture_from_8x8
 from drawing import digit_image
@@ -25,7 +26,7 @@ def test_augmentation_is_deterministic_and_independent_of_chunking():
     whole = augmented_features(cells, labels, copies=2, seed=3)
     parts = np.vstack([augmented_features(cells[:4], labels[:4], 2, 3),
                        augmented_features(cells[4:], labels[4:], 2, 3, first_index=4)])
-    assert whole.shape == (18, 128)
+    assert whole.shape == (18, MODEL_INPUT)
     assert np.array_equal(whole, parts)
     assert not np.array_equal(whole, augmented_features(cells, labels, copies=2, seed=4))
 
@@ -86,39 +87,31 @@ def test_distorted_synthetic_twins_are_the_same_drawings_weighted_less_in_the_sa
     assert np.median(overlap) > 0.65
 
     training = synthetic_training_set(2, seed=0, jobs=1, first_group=13)
-    assert training.features.shape == (40, 128)
+    assert training.features.shape == (40, MODEL_INPUT)
     assert np.array_equal(training.features[20:], synthetic_features(np.tile(digits, 2), 0, elastic=DISTORTED_ELASTIC))
     assert np.array_equal(training.labels[:20], training.labels[20:])
     assert np.array_equal(training.groups[:20], training.groups[20:])
     assert set(training.row_weights()[:20]) == {1.0} and set(training.row_weights()[20:]) == {DISTORTED_WEIGHT}
 
 
-def _two_views(cells: np.ndarray) -> np.ndarray:
-    """(N, 64) load_digits rows -> (N, 128) model inputs: the rows, then another view of them (still 0..16)."""
-    return np.hstack([cells, np.sqrt(16.0 * cells)])
-
-
-def test_the_svcs_votes_pick_the_digit_and_the_calibration_says_how_sure():
+def test_the_svcs_vote_picks_the_digit_and_the_calibration_says_how_sure():
     from sklearn.datasets import load_digits
 
-    from batchdigits.model import VIEWS, WRITER_BLOCKS, make_classifier, pair_scores, rbf_pair_margins
+    from batchdigits.model import WRITER_BLOCKS, make_classifier, pair_scores, rbf_pair_margins
 
     digits = load_digits()
-    features, labels = _two_views(digits.data[:900]), digits.target[:900]
+    features, labels = digits.data[:900], digits.target[:900]
     groups = np.arange(len(labels)) * WRITER_BLOCKS // len(labels)
     model = make_classifier(groups, labels, seed=0, jobs=2).fit(features, labels)
-    unseen = _two_views(digits.data[900:])
+    unseen = digits.data[900:]
     probabilities = model.predict_proba(unseen)
-    assert len(model.svcs_) == 2 and model.calibrator_.coef_.shape == (10, 110)
-    votes = sum(pair_scores(svc, unseen[:, view])[:, -10:] for svc, view in zip(model.svcs_, VIEWS))
+    assert model.calibrator_.coef_.shape == (10, 55)
+    votes = pair_scores(model.svc_, unseen)[:, -10:]
     assert np.array_equal(probabilities.argmax(axis=1), votes.argmax(axis=1))
     assert np.allclose(probabilities.sum(axis=1), 1.0)
-    # Each view's SVC reads only its own columns, so the two vote differently.
-    assert not np.array_equal(votes, 2 * pair_scores(model.svcs_[0], unseen[:, VIEWS[0]])[:, -10:])
-    # Prediction computes the SVCs' margins itself (one matrix product); they must be libsvm's.
-    for svc, view in zip(model.svcs_, VIEWS):
-        margins = rbf_pair_margins(svc, unseen[:, view], chunk=100)
-        assert np.abs(margins - svc.decision_function(unseen[:, view])).max() < 1e-9
+    # Prediction computes the SVC's margins itself (one matrix product); they must be libsvm's.
+    margins = rbf_pair_margins(model.svc_, unseen, chunk=100)
+    assert np.abs(margins - model.svc_.decision_function(unseen)).max() < 1e-9
 
     class Doubtful:
         """A calibration that always favours 3, whatever the SVC says."""
@@ -139,18 +132,16 @@ def test_the_svcs_votes_pick_the_digit_and_the_calibration_says_how_sure():
 def test_row_weights_reach_the_svc():
     from sklearn.datasets import load_digits
 
-    from batchdigits.model import VIEWS, WRITER_BLOCKS, make_classifier
+    from batchdigits.model import WRITER_BLOCKS, make_classifier
 
     digits = load_digits()
-    features, labels = _two_views(digits.data[:600]), digits.target[:600]
+    features, labels = digits.data[:600], digits.target[:600]
     groups = np.arange(len(labels)) * WRITER_BLOCKS // len(labels)
     even = make_classifier(groups, labels, seed=0).fit(features, labels)
     weights = np.where(labels == 8, 0.01, 1.0)  # 8s barely count: fewer of them hold the margin
     light = make_classifier(groups, labels, seed=0).fit(features, labels, weights)
-    unseen_eights = _two_views(digits.data[600:][digits.target[600:] == 8])
-    for view, (even_svc, light_svc) in zip(VIEWS, zip(even.svcs_, light.svcs_)):
-        eights = unseen_eights[:, view]
-        assert (light_svc.predict(eights) == 8).sum() < (even_svc.predict(eights) == 8).sum()
+    unseen_eights = digits.data[600:][digits.target[600:] == 8]
+    assert (light.svc_.predict(unseen_eights) == 8).sum() < (even.svc_.predict(unseen_eights) == 8).sum()
 
 
 def test_augment_keeps_shape_and_range():
@@ -234,7 +225,7 @@ def test_mnist_training_set_goes_through_the_glyph(tmp_path):
     (tmp_path / "train-images-idx3-ubyte").write_bytes(_idx(images))
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(_idx(np.array([1, 1], dtype=np.uint8)))
     training = mnist_training_set(tmp_path, jobs=1, first_group=13)
-    assert training.features.shape == (2, 128) and training.labels.tolist() == [1, 1]
+    assert training.features.shape == (2, MODEL_INPUT) and training.labels.tolist() == [1, 1]
 
 
 def _labelled_folder(root, digits=(0, 1, 2, 3, 4, 5, 6, 7, 8, 9)):
@@ -261,7 +252,7 @@ def test_train_with_an_extra_folder(tmp_path):
     from batchdigits.trainer import folder_training_set
 
     training = folder_training_set(_labelled_folder(tmp_path / "extra", digits=(3, 8)), jobs=1, first_group=13)
-    assert training.features.shape == (4, 128) and sorted(training.labels.tolist()) == [3, 3, 8, 8]
+    assert training.features.shape == (4, MODEL_INPUT) and sorted(training.labels.tolist()) == [3, 3, 8, 8]
 
 
 def test_evaluate_on_an_empty_folder_is_a_clear_error(tmp_path, cli):
@@ -348,7 +339,7 @@ def test_grouped_search_scores_held_out_writers_and_ranks_a_bad_gamma_last():
 
     digits = load_digits()
     writer = np.arange(len(digits.target)) * WRITER_BLOCKS // len(digits.target)
-    training = TrainingSet(features=_two_views(digits.data), labels=digits.target, groups=writer, description=[])
+    training = TrainingSet(features=digits.data, labels=digits.target, groups=writer, description=[])
     scores = grouped_search(training, grid=((3.0, 0.001), (3.0, 1.0)), folds=3, real_groups=WRITER_BLOCKS)
     good, bad = scores
     assert len(good.fold_accuracies) == 3 and good.mean > 0.9
