@@ -60,6 +60,10 @@ DIRECTIONS = 8
 ZONES = 4
 EDGE_BLUR = 1.0  # pixels of the 32x32 drawing
 ZONE_SPREAD = 0.5  # the zones' Gaussian weights: this many zone spacings between centre and 1 sigma
+# Directions are kept in steps of 1/16: against full precision, 3 of 8,214 development digits got
+# another answer from the bare SVC (every set's accuracy the same to 0.1 point), and the support
+# vectors stored in the model file compress five times smaller.
+DIRECTION_STEP = 1 / 16
 MODEL_INPUT = 2 * DIRECTIONS * ZONES * ZONES  # what the classifier reads: both drawings' stroke directions
 
 
@@ -572,7 +576,7 @@ def stroke_directions(bitmap: np.ndarray) -> np.ndarray:
     """(32, 32) bool drawing -> (DIRECTIONS * ZONES * ZONES,) float64 >= 0 (about 0..10): for each
     of 8 directions in which the ink lies across an outline (0: to the right, 2: below, counting
     45 degrees at a time), then each of 4x4 zones in row-major order, the square root of how much
-    outline there is with the ink that way, around the zone.
+    outline there is with the ink that way, around the zone, in steps of DIRECTION_STEP.
 
     Counts of ink per block say where ink is; a bold stroke and two thin ones, or a 6's closed
     loop and a 4's open corner, can count alike. Which way the outlines face tells them apart and
@@ -591,7 +595,7 @@ def stroke_directions(bitmap: np.ndarray) -> np.ndarray:
     np.add.at(per_direction, (lower, rows, cols), strength * (1.0 - upper_share))
     np.add.at(per_direction, ((lower + 1) % DIRECTIONS, rows, cols), strength * upper_share)
     zoned = np.einsum("dij,zi,yj->dzy", per_direction, ZONE_WEIGHTS, ZONE_WEIGHTS)
-    return np.sqrt(zoned).ravel()
+    return np.round(np.sqrt(zoned).ravel() / DIRECTION_STEP) * DIRECTION_STEP
 
 
 def glyph_from_image(rgb: np.ndarray) -> Glyph:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DEFAULT_GRID = ((0.5, 0.0015), (1.0, 0.001), (1.0, 0.0015), (1.0, 0.002), (3.0, 0.001), (3.0, 0.0015))
+DEFAULT_GRID = ((0.5, 0.002), (1.0, 0.0014), (1.0, 0.002), (1.0, 0.0028), (3.0, 0.0014), (3.0, 0.002))
 
 
 @dataclass(frozen=True)
