@@ -64,7 +64,8 @@ def family_makers(training, seed: int, jobs: int = 1) -> dict:
 
 def compare_families(training, features: np.ndarray, truth: np.ndarray, *, source: str, seed: int,
                      review_below: float, jobs: int = 1) -> list[FamilyResult]:
-    """Train each family on `training` and measure it on (N, MODEL_INPUT) model inputs (NaN = no digit) with (N,) digits."""
+    """Train each family on `training` and measure it on (N, MODEL_INPUT) model inputs (NaN = no digit)
+    with (N,) digits."""
     from batchdigits.model import digit_probabilities
 
     results = []

@@ -130,9 +130,11 @@ def evaluate_split(*, review_below: float, jobs: int) -> Evaluation:
 
 
 def answers(features: np.ndarray, probabilities_of) -> tuple[np.ndarray, np.ndarray]:
-    """(N, MODEL_INPUT) model inputs, NaN rows where no digit was found -> ((N,) digits, -1 for none; (N,) confidence).
+    """(N, MODEL_INPUT) model inputs, NaN rows where no digit was found -> ((N,) digits, -1 for none;
+    (N,) confidence).
 
-    `probabilities_of` maps (M, MODEL_INPUT) model inputs to (M, 10) probabilities; rows with no digit get confidence 0.
+    `probabilities_of` maps (M, MODEL_INPUT) model inputs to (M, 10) probabilities; rows with no
+    digit get confidence 0.
     """
     predicted = np.full(len(features), -1, dtype=int)
     confidence = np.zeros(len(features))

@@ -53,7 +53,8 @@ class LoadedModel:
     path: Path
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
-        """(N, MODEL_INPUT) model inputs (glyph.Glyph.model_input) -> (N, 10) calibrated probabilities, one column per digit."""
+        """(N, MODEL_INPUT) model inputs (glyph.Glyph.model_input) -> (N, 10) calibrated probabilities,
+        one column per digit."""
         return digit_probabilities(self.estimator, features)
 
 

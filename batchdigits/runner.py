@@ -24,10 +24,10 @@ class ProcessedFile:
     """One file after decoding and the glyph.
 
     `outcome` is "glyph" (`features` (64,) float64 in [0, 16], the canonical glyph, and
-    `model_input` (glyph.MODEL_INPUT,) float64 >= 0, what the classifier reads, set), "no_digit", "failed" (reason
-    set; the file's content cannot become a digit), "same" (its content hash is the one the
-    caller already knows: nothing decoded), or "retry" (vanished or unreadable now: nothing is
-    recorded, a later run tries again). `sha256`, `size` and `mtime_ns` describe the bytes read.
+    `model_input` (glyph.MODEL_INPUT,) float64 >= 0, what the classifier reads, set), "no_digit",
+    "failed" (reason set; the file's content cannot become a digit), "same" (its content hash is
+    the one the caller already knows: nothing decoded), or "retry" (vanished or unreadable now:
+    nothing is recorded, a later run tries again). `sha256`, `size` and `mtime_ns` describe the bytes read.
     """
 
     outcome: str
