@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS files (
     sha256 TEXT NOT NULL,
     model TEXT NOT NULL,        -- sha256 of the model that read it
     status TEXT NOT NULL,       -- glyph, no_digit or failed
-    features BLOB,              -- (64,) uint8, 0..16: the canonical glyph the model read
+    features BLOB,              -- (64,) uint8, 0..16: the canonical glyph
     probabilities BLOB,         -- (10,) float64: the model's calibrated probabilities
     reason TEXT,
     thumbnail BLOB,             -- PNG or JPEG

@@ -117,7 +117,7 @@ def image_data_uri(data: bytes) -> str:
 
 
 def glyph_png(glyph: tuple[int, ...]) -> bytes:
-    """(64,) values in 0..16 -> an 8x8 grayscale PNG, ink dark (the canonical glyph the model reads)."""
+    """(64,) values in 0..16 -> an 8x8 grayscale PNG, ink dark (the canonical glyph)."""
     from PIL import Image
 
     cells = np.asarray(glyph, dtype=np.float64).reshape(8, 8)

@@ -18,8 +18,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 @dataclass(frozen=True)
 class ItemResult:
-    """What one file says. `glyph` is the (64,) 0..16 canonical glyph, the first half of what the
-    model read (None without a digit)."""
+    """What one file says. `glyph` is the (64,) 0..16 canonical glyph, the 8x8 counts of the pen
+    drawing whose stroke directions the model read (None without a digit)."""
 
     path: str
     status: str
