@@ -15,7 +15,7 @@ from batchdigits.errors import ModelError
 
 # C and gamma: writer-grouped cross-validation (python -m batchdigits.tuning; README: "How the model is built").
 SVC_C = 1.0
-SVC_GAMMA = 0.002
+SVC_GAMMA = 0.0014
 CALIBRATION_FOLDS = 5
 CALIBRATION_C = 0.05  # regularisation of the calibrating logistic regression (measured: README)
 WRITER_BLOCKS = 13  # load_digits is in writer order; 13 contiguous blocks approximate the writers

@@ -347,6 +347,13 @@ def test_grouped_search_scores_held_out_writers_and_ranks_a_bad_gamma_last():
     assert format_scores(scores).splitlines()[1].startswith("3 ")
 
 
+def test_the_models_setting_is_among_those_the_grouped_search_scores():
+    from batchdigits.model import SVC_C, SVC_GAMMA
+    from batchdigits.tuning import DEFAULT_GRID
+
+    assert (SVC_C, SVC_GAMMA) in DEFAULT_GRID
+
+
 def test_evaluate_and_the_report_label_files_by_the_same_folder_rule(tmp_path):
     from batchdigits.datasets import labelled_files
     from batchdigits.labels import item_labels
