@@ -157,10 +157,16 @@ def _thumbnail(rgb: np.ndarray) -> bytes:
     image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BOX)
     if _spread(image.convert("YCbCr"), slice(1, 3)) <= 6:
         image = image.convert("L")  # no colour to speak of: one channel is a third of the bytes
-    png = io.BytesIO()
-    image.save(png, format="PNG")
-    if png.tell() <= THUMBNAIL_PNG_BUDGET:
-        return png.getvalue()
-    jpeg = io.BytesIO()
-    image.save(jpeg, format="JPEG", quality=80)
-    return min(png.getvalue(), jpeg.getvalue(), key=len)
+    # Zlib's fastest level first: a noisy photo's PNG takes 4 times longer at the default level
+    # (3 ms against 0.05 for its JPEG) only to lose to the JPEG anyway.
+    quick_png = _encoded(image, "PNG", compress_level=1)
+    if len(quick_png) <= THUMBNAIL_PNG_BUDGET:
+        return _encoded(image, "PNG")  # within budget: the default level is about a fifth smaller
+    return min(quick_png, _encoded(image, "JPEG", quality=80), key=len)
+
+
+def _encoded(image: Image.Image, fmt: str, **options) -> bytes:
+    """A picture's bytes in an image format."""
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()

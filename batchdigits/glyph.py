@@ -105,7 +105,13 @@ def ink_map(rgb: np.ndarray) -> np.ndarray:
         axis=0,
     )
     paper = np.median(border, axis=0)
-    distance = np.sqrt(((image - paper) ** 2).mean(axis=2))
+    # The root mean square over channels, a channel at a time: a mean over a (H, W, 3) array's
+    # short last axis is several times slower, for the same sums in the same order.
+    distance = np.square(image[:, :, 0] - paper[0])
+    for channel in range(1, image.shape[2]):
+        distance += np.square(image[:, :, channel] - paper[channel])
+    distance /= image.shape[2]
+    np.sqrt(distance, out=distance)
     short_side = min(distance.shape)
     if short_side >= 24:
         distance = distance - paper_light(distance)
@@ -126,11 +132,21 @@ def paper_light(distance: np.ndarray) -> np.ndarray:
     if factor <= 1:
         return _reaching_the_edge(ndimage.grey_opening(distance, size=(window, window)))
     height, width = distance.shape
-    rows, cols = -(-height // factor), -(-width // factor)
-    padded = np.pad(distance, ((0, rows * factor - height), (0, cols * factor - width)), mode="edge")
-    coarse = padded.reshape(rows, factor, cols, factor).min(axis=(1, 3))
-    coarse = _reaching_the_edge(ndimage.grey_opening(coarse, size=(max(3, window // factor),) * 2))
-    return np.repeat(np.repeat(coarse, factor, axis=0), factor, axis=1)[:height, :width]
+    coarse = _reaching_the_edge(ndimage.grey_opening(_block_minima(distance, factor), size=(max(3, window // factor),) * 2))
+    return coarse[np.arange(height) // factor][:, np.arange(width) // factor]
+
+
+def _block_minima(values: np.ndarray, factor: int) -> np.ndarray:
+    """(H, W) -> (ceil(H / factor), ceil(W / factor)): the minimum of each factor x factor block
+    (the last row and column of blocks may be partial)."""
+    for axis in (0, 1):
+        values = np.moveaxis(values, axis, 0)
+        minima = values[::factor].copy()
+        for offset in range(1, factor):
+            part = values[offset::factor]  # one row of each block; the partial last block may lack it
+            np.minimum(minima[: len(part)], part, out=minima[: len(part)])
+        values = np.moveaxis(minima, 0, axis)
+    return values
 
 
 def _reaching_the_edge(light: np.ndarray) -> np.ndarray:
@@ -141,6 +157,8 @@ def _reaching_the_edge(light: np.ndarray) -> np.ndarray:
     not light; subtracting it would hollow the loop out. Grey reconstruction by dilation from the
     edge keeps every level the edge reaches and cuts such plateaus down to their rim.
     """
+    if light.min() == light.max():
+        return light  # nothing to reconstruct (clean paper: the opening is 0 everywhere)
     seed = np.zeros_like(light)
     seed[0, :], seed[-1, :], seed[:, 0], seed[:, -1] = light[0, :], light[-1, :], light[:, 0], light[:, -1]
     return reconstruction(seed, light, method="dilation")
@@ -170,9 +188,12 @@ def digit_mask(ink: np.ndarray) -> tuple[np.ndarray | None, str | None]:
         if mask is None:
             return None, reason
     # Basins are looked for in the digit's own ink only: a frame around it would make the whole
-    # digit a basin of the frame.
-    near_digit = ndimage.binary_dilation(mask, iterations=2)
-    mask &= ~(loop_depth(np.where(near_digit, ink, 0.0), mask) > LOOP_DEPTH * peak)
+    # digit a basin of the frame. No basin is deeper than the darkest ink less the pixel's own,
+    # so when no masked pixel is that much lighter (a drawing in one solid colour) none is cut.
+    cut = LOOP_DEPTH * peak
+    if (ink.max() - ink[mask] > cut).any():
+        near_digit = ndimage.binary_dilation(mask, iterations=2)
+        mask &= ~(loop_depth(np.where(near_digit, ink, 0.0), mask) > cut)
     if _ink_extent(mask) < max(3, MIN_DIGIT_FRACTION * min(ink.shape)):
         return None, "no digit found: only specks"
     return mask, None
@@ -592,8 +613,9 @@ def stroke_directions(bitmap: np.ndarray) -> np.ndarray:
     upper_share = position - np.floor(position)
     per_direction = np.zeros((DIRECTIONS,) + bitmap.shape)
     rows, cols = np.indices(bitmap.shape)
-    np.add.at(per_direction, (lower, rows, cols), strength * (1.0 - upper_share))
-    np.add.at(per_direction, ((lower + 1) % DIRECTIONS, rows, cols), strength * upper_share)
+    # Each pixel appears once per statement, so plain fancy indexing adds exactly as np.add.at would.
+    per_direction[lower, rows, cols] = strength * (1.0 - upper_share)
+    per_direction[(lower + 1) % DIRECTIONS, rows, cols] += strength * upper_share
     zoned = np.einsum("dij,zi,yj->dzy", per_direction, ZONE_WEIGHTS, ZONE_WEIGHTS)
     return np.round(np.sqrt(zoned).ravel() / DIRECTION_STEP) * DIRECTION_STEP
 

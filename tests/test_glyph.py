@@ -377,6 +377,30 @@ def test_crisp_drawings_are_untouched_by_the_loop_search(monkeypatch):
     assert all(np.array_equal(a, glyph_from_image(d).features) for a, d in zip(with_search, drawings))
 
 
+def test_one_colour_drawings_skip_the_loop_search_that_would_cut_nothing(monkeypatch):
+    """The loop search is skipped only where it cannot cut: no masked pixel is LOOP_DEPTH lighter
+    than the darkest ink. Grey ink (a blurred ring) is still searched."""
+    searched = []
+    real_loop_depth = glyph_module.loop_depth
+    monkeypatch.setattr(glyph_module, "loop_depth", lambda *args: searched.append(1) or real_loop_depth(*args))
+    for digit in (0, 6, 8):
+        ink = ink_map(as_rgb_float(digit_image(digit, width=14)))
+        peak = float(np.percentile(ink, 99.9))
+        mask, _ = glyph_module._separate_digit(ink, peak)
+        assert not (real_loop_depth(ink, mask)[mask] > glyph_module.LOOP_DEPTH * peak).any()
+        assert np.array_equal(digit_mask(ink)[0], mask)
+    assert not searched
+    digit_mask(ink_map(_blurred_bold_ring()))
+    assert searched
+
+
+def test_block_minima_of_uneven_blocks():
+    values = np.random.default_rng(4).random((11, 7))
+    for factor in (1, 2, 3, 4):
+        expected = [[values[r:r + factor, c:c + factor].min() for c in range(0, 7, factor)] for r in range(0, 11, factor)]
+        assert np.array_equal(glyph_module._block_minima(values, factor), np.array(expected))
+
+
 def _nine_with_a_solid_head() -> np.ndarray:
     """A 9 whose head is a solid disc of ink (a bold writer's small loop): (200, 200, 3) in [0, 1]."""
     image = Image.new("L", (200, 200), 255)
