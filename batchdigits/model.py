@@ -19,8 +19,9 @@ SVC_GAMMA = 0.0014
 CALIBRATION_FOLDS = 5
 CALIBRATION_C = 0.05  # regularisation of the calibrating logistic regression (measured: README)
 WRITER_BLOCKS = 13  # load_digits is in writer order; 13 contiguous blocks approximate the writers
-# 3: one SVC on both drawings' stroke directions; 2: two SVCs on the drawings' 8x8 counts; 1: the pen drawing's only
-MODEL_FORMAT = 3
+# 4: as 3, stored as plain arrays (loading imports no scikit-learn); 3: one SVC on both drawings'
+# stroke directions; 2: two SVCs on the drawings' 8x8 counts; 1: the pen drawing's only
+MODEL_FORMAT = 4
 
 
 @dataclass
@@ -120,18 +121,19 @@ class VoteCalibratedSVC:
         weights = np.ones(len(labels)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         rows = [train for train, _ in self.folds] + [np.arange(len(labels))]
         # The fold SVCs and the final one are independent: fitted side by side with jobs > 1.
-        *fold_svcs, self.svc_ = Parallel(n_jobs=self.jobs)(
+        *fold_svcs, final_svc = Parallel(n_jobs=self.jobs)(
             delayed(fit_svc)(features[train], labels[train], weights[train], C=self.C, gamma=self.gamma,
                              seed=self.seed)
             for train in rows
         )
+        self.svc_ = SVCArrays.of(final_svc)
         classes = len(self.svc_.classes_)
         out_of_fold = np.zeros((len(labels), classes * (classes - 1) // 2 + classes))
         for svc, (_, test) in zip(fold_svcs, self.folds):
-            out_of_fold[test] = pair_scores(svc, features[test])
-        self.calibrator_ = LogisticRegression(C=self.calibration_C, max_iter=3000).fit(
+            out_of_fold[test] = pair_scores(SVCArrays.of(svc), features[test])
+        self.calibrator_ = SoftmaxArrays.of(LogisticRegression(C=self.calibration_C, max_iter=3000).fit(
             out_of_fold, labels, sample_weight=weights
-        )
+        ))
         self.classes_ = self.calibrator_.classes_
         self.folds = None  # not needed to predict; keeps the model file small
         return self
@@ -157,7 +159,49 @@ class VoteCalibratedSVC:
         return probabilities
 
 
-def pair_scores(svc, features: np.ndarray) -> np.ndarray:
+@dataclass
+class SVCArrays:
+    """A fitted scikit-learn RBF SVC as the plain arrays its one-vs-one decisions need, so that a
+    saved model loads without importing scikit-learn (about a second and 100 MB per scan)."""
+
+    support_vectors_: np.ndarray  # (S, D) float64
+    dual_coef_: np.ndarray  # (classes - 1, S) float64
+    n_support_: np.ndarray  # (classes,) int: support vectors per class, in class order
+    intercept_: np.ndarray  # (classes * (classes - 1) / 2,) float64, one per pair
+    gamma: float
+    classes_: np.ndarray  # (classes,) int
+
+    @classmethod
+    def of(cls, svc) -> "SVCArrays":
+        """The arrays of a fitted sklearn.svm.SVC with an RBF kernel."""
+        return cls(svc.support_vectors_, svc.dual_coef_, svc.n_support_, svc.intercept_, float(svc._gamma),
+                   svc.classes_)
+
+
+@dataclass
+class SoftmaxArrays:
+    """A fitted multinomial scikit-learn LogisticRegression as plain arrays, predicting as it does."""
+
+    coef_: np.ndarray  # (classes, D) float64
+    intercept_: np.ndarray  # (classes,) float64
+    classes_: np.ndarray  # (classes,) int
+
+    @classmethod
+    def of(cls, regression) -> "SoftmaxArrays":
+        """The arrays of a fitted LogisticRegression on three or more classes."""
+        return cls(regression.coef_, regression.intercept_, regression.classes_)
+
+    def predict_proba(self, scores: np.ndarray) -> np.ndarray:
+        """(N, D) -> (N, classes) probabilities: the softmax of the linear scores, computed in the same
+        order of operations as scikit-learn's, so the numbers are the same."""
+        decision = scores @ self.coef_.T + self.intercept_
+        decision -= decision.max(axis=1).reshape(-1, 1)
+        np.exp(decision, out=decision)
+        decision /= decision.sum(axis=1).reshape(-1, 1)
+        return decision
+
+
+def pair_scores(svc: SVCArrays, features: np.ndarray) -> np.ndarray:
     """(N, D) an SVC's inputs -> (N, 55): the 45 one-vs-one decision values, then the 10 one-vs-rest vote scores."""
     pairwise = rbf_pair_margins(svc, features)
     classes = len(svc.classes_)
@@ -177,7 +221,7 @@ def pair_scores(svc, features: np.ndarray) -> np.ndarray:
     return np.hstack([pairwise, votes + scaled])
 
 
-def rbf_pair_margins(svc, features: np.ndarray, chunk: int = 256) -> np.ndarray:
+def rbf_pair_margins(svc: SVCArrays, features: np.ndarray, chunk: int = 256) -> np.ndarray:
     """(N, D) -> (N, 45): the one-vs-one decision values of an RBF SVC fitted on 3 or more digits
     (scikit-learn flips a two-digit SVC's sign), as its decision_function gives them (to about
     1e-12), computed as one matrix product per chunk of rows.
@@ -206,7 +250,7 @@ def rbf_pair_margins(svc, features: np.ndarray, chunk: int = 256) -> np.ndarray:
         kernel += (rows * rows).sum(axis=1)[:, None]
         kernel += squared_norms
         np.maximum(kernel, 0.0, out=kernel)
-        kernel *= -svc._gamma
+        kernel *= -svc.gamma
         np.exp(kernel, out=kernel)
         margins[begin:begin + chunk] = kernel @ weights
     return margins + svc.intercept_

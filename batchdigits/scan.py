@@ -302,8 +302,9 @@ def _read_with_model_loading_alongside(to_read: list[tuple[FoundFile, str | None
                                        progress: Callable[[int], None]) -> ReadCounts:
     """read_and_record, with the model unpickled in a thread while the worker processes start and decode.
 
-    Importing scikit-learn and unpickling take about two seconds; the main process would
-    otherwise spend them idle-waiting for the first results, or keep the workers waiting later.
+    Unpickling takes about a tenth of a second (the model is plain arrays, and scikit-learn is
+    not imported); the main process would otherwise spend it idle-waiting for the first
+    results, or keep the workers waiting later.
     The bytes unpickled are the ones verified at the start of the run, so a model file replaced
     meanwhile cannot slip in.
     """

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import json
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -15,7 +17,7 @@ from batchdigits.evaluate import calibration, measure
 from batchdigits.glyph import MODEL_INPUT
 from batchdigits.scan import DEFAULT_REVIEW_BELOW
 from batchdigits.training import augment, augmented_features, picture_from_8x8
-from drawing import digit_image
+from drawing import REPO, digit_image
 
 
 def test_augmentation_is_deterministic_and_independent_of_chunking():
@@ -97,7 +99,16 @@ def test_distorted_synthetic_twins_are_the_same_drawings_weighted_less_in_the_sa
 def test_the_svcs_vote_picks_the_digit_and_the_calibration_says_how_sure():
     from sklearn.datasets import load_digits
 
-    from batchdigits.model import WRITER_BLOCKS, make_classifier, pair_scores, rbf_pair_margins
+    from batchdigits.model import (
+        SVC_C,
+        SVC_GAMMA,
+        WRITER_BLOCKS,
+        SVCArrays,
+        fit_svc,
+        make_classifier,
+        pair_scores,
+        rbf_pair_margins,
+    )
 
     digits = load_digits()
     features, labels = digits.data[:900], digits.target[:900]
@@ -110,8 +121,10 @@ def test_the_svcs_vote_picks_the_digit_and_the_calibration_says_how_sure():
     assert np.array_equal(probabilities.argmax(axis=1), votes.argmax(axis=1))
     assert np.allclose(probabilities.sum(axis=1), 1.0)
     # Prediction computes the SVC's margins itself (one matrix product); they must be libsvm's.
-    margins = rbf_pair_margins(model.svc_, unseen, chunk=100)
-    assert np.abs(margins - model.svc_.decision_function(unseen)).max() < 1e-9
+    svc = fit_svc(features, labels, np.ones(len(labels)), C=SVC_C, gamma=SVC_GAMMA)
+    margins = rbf_pair_margins(SVCArrays.of(svc), unseen, chunk=100)
+    assert np.abs(margins - svc.decision_function(unseen)).max() < 1e-9
+    assert np.array_equal(SVCArrays.of(svc).support_vectors_, model.svc_.support_vectors_)
 
     class Doubtful:
         """A calibration that always favours 3, whatever the SVC says."""
@@ -129,6 +142,33 @@ def test_the_svcs_vote_picks_the_digit_and_the_calibration_says_how_sure():
     assert np.allclose(swapped[:, [0, 1, 2, 4]], [0.02, 0.05, 0.03, 0.1])
 
 
+def test_the_calibration_as_arrays_gives_scikit_learns_probabilities():
+    from sklearn.linear_model import LogisticRegression
+
+    from batchdigits.model import SoftmaxArrays
+
+    rng = np.random.default_rng(0)
+    scores, labels = rng.normal(size=(300, 55)), rng.integers(0, 10, 300)
+    regression = LogisticRegression(C=0.05, max_iter=3000).fit(scores, labels)
+    unseen = rng.normal(size=(50, 55)) * 3
+    assert np.array_equal(SoftmaxArrays.of(regression).predict_proba(unseen), regression.predict_proba(unseen))
+
+
+def test_loading_the_model_imports_no_scikit_learn():
+    """A scan pays neither the second nor the memory that importing scikit-learn costs."""
+    from batchdigits.resources import bundled_model_path
+
+    code = (
+        "import sys; from batchdigits.model import load_model; "
+        f"model = load_model(__import__('pathlib').Path({str(bundled_model_path())!r})); "
+        "model.probabilities(__import__('numpy').zeros((1, 256))); "
+        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'sklearn'))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_row_weights_reach_the_svc():
     from sklearn.datasets import load_digits
 
@@ -141,7 +181,10 @@ def test_row_weights_reach_the_svc():
     weights = np.where(labels == 8, 0.01, 1.0)  # 8s barely count: fewer of them hold the margin
     light = make_classifier(groups, labels, seed=0).fit(features, labels, weights)
     unseen_eights = digits.data[600:][digits.target[600:] == 8]
-    assert (light.svc_.predict(unseen_eights) == 8).sum() < (even.svc_.predict(unseen_eights) == 8).sum()
+    def eights(model):
+        return (model.predict_proba(unseen_eights).argmax(axis=1) == 8).sum()
+
+    assert eights(light) < eights(even)
 
 
 def test_augment_keeps_shape_and_range():
