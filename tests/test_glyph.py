@@ -394,6 +394,25 @@ def test_one_colour_drawings_skip_the_loop_search_that_would_cut_nothing(monkeyp
     assert searched
 
 
+def test_peaks_touching_the_edge_mean_reconstruction_changes_nothing():
+    """The shortcut taken before each grey reconstruction: it says every peak touches the edge
+    exactly when the reconstruction from the edge would give the values back."""
+    from skimage.morphology import reconstruction
+
+    rng = np.random.default_rng(7)
+    verdicts = []
+    for trial in range(300):
+        shape = tuple(rng.integers(3, 24, 2))
+        values = ndimage.gaussian_filter(rng.random(shape), rng.uniform(0, 3))
+        values = np.round(values * rng.integers(2, 12)) / 4.0  # few levels: plateaus and ties
+        seed = np.zeros_like(values)
+        seed[0, :], seed[-1, :], seed[:, 0], seed[:, -1] = values[0, :], values[-1, :], values[:, 0], values[:, -1]
+        unchanged = np.array_equal(reconstruction(seed, values, method="dilation"), values)
+        assert glyph_module._peaks_touch_the_edge(values) == unchanged
+        verdicts.append(unchanged)
+    assert 50 < sum(verdicts) < 250  # both answers were put to the test
+
+
 def test_block_minima_of_uneven_blocks():
     values = np.random.default_rng(4).random((11, 7))
     for factor in (1, 2, 3, 4):
