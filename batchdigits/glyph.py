@@ -132,7 +132,8 @@ def paper_light(distance: np.ndarray) -> np.ndarray:
     if factor <= 1:
         return _reaching_the_edge(ndimage.grey_opening(distance, size=(window, window)))
     height, width = distance.shape
-    coarse = _reaching_the_edge(ndimage.grey_opening(_block_minima(distance, factor), size=(max(3, window // factor),) * 2))
+    coarse = ndimage.grey_opening(_block_minima(distance, factor), size=(max(3, window // factor),) * 2)
+    coarse = _reaching_the_edge(coarse)
     return coarse[np.arange(height) // factor][:, np.arange(width) // factor]
 
 
