@@ -153,3 +153,18 @@ def test_chart_counts_stay_short_enough_to_fit_above_a_bar():
     from batchdigits.report import DigitBar
 
     assert [DigitBar(0, count, 0, 0).label for count in (7, 999, 1667, 25000)] == ["7", "999", "1.7k", "25k"]
+
+
+def test_the_glyph_picture_is_a_png_of_the_eight_by_eight_glyph_ink_dark():
+    import io
+
+    from PIL import Image
+
+    from batchdigits.report import glyph_png
+
+    glyph = tuple(range(17)) + (16,) * 23 + (0,) * 24  # every level, then solid ink, then paper
+    picture = Image.open(io.BytesIO(glyph_png(glyph)))
+    assert picture.format == "PNG" and picture.mode == "L" and picture.size == (8, 8)
+    pixels = np.asarray(picture).ravel()
+    assert pixels[0] == 255 and pixels[16] == 0 and pixels[63] == 255  # paper white, full ink black
+    assert np.all(np.diff(pixels[:17].astype(int)) < 0)  # more ink, darker
