@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import struct
-import zlib
+import io
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -118,22 +117,14 @@ def image_data_uri(data: bytes) -> str:
 
 
 def glyph_png(glyph: tuple[int, ...]) -> bytes:
-    """(64,) values in 0..16 -> an 8x8 grayscale PNG, ink dark (the canonical glyph).
+    """(64,) values in 0..16 -> an 8x8 grayscale PNG, ink dark (the canonical glyph)."""
+    from PIL import Image
 
-    Written directly (signature, header, one compressed image chunk, end): the same picture as
-    Pillow would write, in a tenth of the time, which counts when a report has 20,000 rows.
-    """
     cells = np.asarray(glyph, dtype=np.float64).reshape(8, 8)
     pixels = (255 - np.clip(cells, 0, 16) * 255 / 16).astype(np.uint8)
-    rows = np.hstack([np.zeros((8, 1), dtype=np.uint8), pixels])  # each row starts with filter 0 (none)
-    header = struct.pack(">IIBBBBB", 8, 8, 8, 0, 0, 0, 0)  # 8x8, 8-bit grey, no interlace
-    chunks = [_png_chunk(b"IHDR", header), _png_chunk(b"IDAT", zlib.compress(rows.tobytes())), _png_chunk(b"IEND", b"")]
-    return b"\x89PNG\r\n\x1a\n" + b"".join(chunks)
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    """One PNG chunk: length, type, data, CRC of type and data."""
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, "L").save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def alternatives_text(item: ItemResult) -> str:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -278,8 +278,11 @@ def scan(
             on_start(len(plan.to_read))
             counts = ReadCounts()
             if plan.to_read:
-                counts = _read_with_model_loading_alongside(plan.to_read, options, card, payload, ledger, started,
-                                                            progress)
+                # Unpickled from the bytes verified above, so a model file replaced meanwhile cannot
+                # slip in; only when the first glyphs need it (0.1 s: plain arrays, no scikit-learn).
+                load_model_once = functools.cache(lambda: unpickle_model(options.model_path, card, payload))
+                counts = read_and_record(plan.to_read, load_model_once, ledger, model_sha256=card.sha256,
+                                         jobs=options.jobs, processed_at=started, progress=progress)
                 stamps = ledger.stamps()
             fingerprint = report_fingerprint(options, card.sha256, found, stamps, labels)
             unchanged_report = ledger.get_meta("report") == fingerprint and all(
@@ -295,26 +298,6 @@ def scan(
     exit_code = ExitCode.FILES_FAILED if counts.failed else ExitCode.OK
     return ScanOutcome(report_path=report_path, summary=summary, run=run, exit_code=exit_code,
                        notes=tuple(notes))
-
-
-def _read_with_model_loading_alongside(to_read: list[tuple[FoundFile, str | None]], options: ScanOptions,
-                                       card: ModelCard, payload: bytes, ledger: Ledger, started: str,
-                                       progress: Callable[[int], None]) -> ReadCounts:
-    """read_and_record, with the model unpickled in a thread while the worker processes start and decode.
-
-    Unpickling takes about a tenth of a second (the model is plain arrays, and scikit-learn is
-    not imported); the main process would otherwise spend it idle-waiting for the first
-    results, or keep the workers waiting later.
-    The bytes unpickled are the ones verified at the start of the run, so a model file replaced
-    meanwhile cannot slip in.
-    """
-    with ThreadPoolExecutor(max_workers=1) as loader:
-        model = loader.submit(unpickle_model, options.model_path, card, payload)
-        try:
-            return read_and_record(to_read, model.result, ledger, model_sha256=card.sha256,
-                                   jobs=options.jobs, processed_at=started, progress=progress)
-        finally:
-            model.cancel()
 
 
 def _open_ledger(out_dir: Path) -> Ledger:

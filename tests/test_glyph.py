@@ -396,11 +396,12 @@ def test_one_colour_drawings_skip_the_loop_search_that_would_cut_nothing(monkeyp
 
 def test_peaks_touching_the_edge_mean_reconstruction_changes_nothing():
     """The shortcut taken before each grey reconstruction: it says every peak touches the edge
-    exactly when the reconstruction from the edge would give the values back."""
+    exactly when the reconstruction from the edge would give the values back (the light
+    correction), and every low exactly when filling from the edge would (the loop search)."""
     from skimage.morphology import reconstruction
 
     rng = np.random.default_rng(7)
-    verdicts = []
+    verdicts, lows = [], []
     for trial in range(300):
         shape = tuple(rng.integers(3, 24, 2))
         values = ndimage.gaussian_filter(rng.random(shape), rng.uniform(0, 3))
@@ -410,7 +411,15 @@ def test_peaks_touching_the_edge_mean_reconstruction_changes_nothing():
         unchanged = np.array_equal(reconstruction(seed, values, method="dilation"), values)
         assert glyph_module._peaks_touch_the_edge(values) == unchanged
         verdicts.append(unchanged)
-    assert 50 < sum(verdicts) < 250  # both answers were put to the test
+        # The loop search's dual: basins filled from a zero border (erosion) change nothing exactly
+        # when every low of the values touches the edge.
+        basin = np.pad(values, 1)
+        above = np.full_like(basin, basin.max())
+        above[0, :] = above[-1, :] = above[:, 0] = above[:, -1] = 0.0
+        filled = np.array_equal(reconstruction(above, basin, method="erosion"), basin)
+        assert glyph_module._peaks_touch_the_edge(-basin) == filled
+        lows.append(filled)
+    assert 50 < sum(verdicts) < 250 and 50 < sum(lows) < 250  # both answers were put to the test
 
 
 def test_block_minima_of_uneven_blocks():
