@@ -75,10 +75,12 @@ JobsOption = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="
 FullOption = Annotated[bool, typer.Option("--full", help="Decode every file again, even if unchanged.")]
 NoRecursiveOption = Annotated[bool, typer.Option("--no-recursive", help="Read only the folder itself, not its subfolders.")]
 QuietOption = Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing unless something is wrong (for cron).")]
+DigitsOption = Annotated[Optional[int], typer.Option("--digits", min=1, max=1000, help="How many digits each image holds (e.g. 5 for ZIP codes): guides where the digits part, and flags images that hold another count.  [default: whatever each image holds]", show_default=False)]
 
 
 def _scan_options(input_dir: Path, out: Path, model: Optional[Path], min_age: float, review_below: Optional[float],
-                  jobs: Optional[int], full: bool, no_recursive: bool, labels: Optional[Path] = None):
+                  jobs: Optional[int], full: bool, no_recursive: bool, labels: Optional[Path] = None,
+                  digits: Optional[int] = None):
     """ScanOptions from the command line, defaults filled in."""
     from batchdigits.resources import bundled_model_path
     from batchdigits.runner import default_jobs
@@ -94,6 +96,7 @@ def _scan_options(input_dir: Path, out: Path, model: Optional[Path], min_age: fl
         recursive=not no_recursive,
         full=full,
         labels_file=labels,
+        digits=digits,
     )
 
 
@@ -124,18 +127,19 @@ def scan(
     jobs: JobsOption = None,
     full: FullOption = False,
     no_recursive: NoRecursiveOption = False,
-    labels: Annotated[Optional[Path], typer.Option("--labels", help="CSV of path,digit lines: known answers, to show accuracy and a confusion matrix (folders named 0..9 count too).", show_default=False)] = None,
+    digits: DigitsOption = None,
+    labels: Annotated[Optional[Path], typer.Option("--labels", help="CSV of path,text lines (text: the digits, e.g. 7 or 90210): known answers, to show accuracy (folders named with digits, like 7/ or 90210/, count too).", show_default=False)] = None,
     open_report: Annotated[bool, typer.Option("--open", help="Open the report in the web browser when done.")] = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Read the digit in every image of INPUT_DIR and write the report.
+    """Read the digits in every image of INPUT_DIR (one digit or a number) and write the report.
 
     Only files that are new or changed since the last run into the same report folder are
     decoded. The last line printed is the report's file:// URI.
     """
     from batchdigits.scan import scan as run_scan
 
-    options = _scan_options(input_dir, out, model, min_age, review_below, jobs, full, no_recursive, labels)
+    options = _scan_options(input_dir, out, model, min_age, review_below, jobs, full, no_recursive, labels, digits)
     progress = _Progress(enabled=not quiet and sys.stderr.isatty())
     with progress:
         outcome = _run_core(lambda: run_scan(options, on_start=progress.start, progress=progress.advance))
@@ -157,6 +161,7 @@ def watch(
     review_below: ReviewOption = None,
     jobs: JobsOption = None,
     no_recursive: NoRecursiveOption = False,
+    digits: DigitsOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Scan INPUT_DIR again every --every seconds until interrupted (Ctrl-C or SIGTERM end it cleanly).
@@ -173,7 +178,7 @@ def watch(
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)  # systemd stops a service with SIGTERM
-    options = _scan_options(input_dir, out, model, min_age, review_below, jobs, False, no_recursive)
+    options = _scan_options(input_dir, out, model, min_age, review_below, jobs, False, no_recursive, digits=digits)
     try:
         while True:
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,13 @@ ALLOWED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP")
 MAX_PIXELS = 64_000_000
 # Work is done at this long side at most: enough for thin strokes, cheap for 3000 px scans.
 WORKING_SIDE = 256
+# A picture this many times wider than high (or higher than wide) holds a line of digits: it is
+# worked at this short side instead, so each digit keeps about the pixels a lone digit gets,
+# within a budget of pixels (a 200-digit line of 64 px digits is 0.8 Mpx).
+ELONGATED = 2.0
+WORKING_PIXELS = 1 << 20
 THUMBNAIL_SIDE = 96
+THUMBNAIL_LINE_WIDTH = 4 * THUMBNAIL_SIDE  # a line of digits' thumbnail may be this wide
 EXIF_ORIENTATION = 0x0112
 # What a viewer does to show a picture stored under each EXIF orientation upright (as ImageOps.exif_transpose).
 UPRIGHT = {
@@ -35,11 +42,23 @@ THUMBNAIL_PNG_BUDGET = 3000  # bytes
 
 @dataclass(frozen=True)
 class DecodedImage:
-    """A decoded picture: `rgb` is (H, W, 3) float32 in [0, 1]; `thumbnail` is PNG or JPEG bytes."""
+    """A decoded picture: `rgb` is (H, W, 3) float32 in [0, 1], upright and perhaps shrunk;
+    `thumbnail` is PNG or JPEG bytes; `original_size` is the file's (width, height) as stored and
+    `upright_size` as a viewer shows it (EXIF orientations 5 to 8 swap the two)."""
 
     rgb: np.ndarray
     thumbnail: bytes
     original_size: tuple[int, int]
+    upright_size: tuple[int, int] | None = None
+
+
+def working_factor(width: int, height: int) -> int:
+    """The integer factor (>= 1) by which a width x height picture is shrunk for the work."""
+    long_side, short_side = max(width, height), max(1, min(width, height))
+    if long_side < ELONGATED * short_side:
+        return max(1, -(-long_side // WORKING_SIDE))
+    budget = math.ceil(math.sqrt(width * height / WORKING_PIXELS))
+    return max(1, -(-short_side // WORKING_SIDE), budget)
 
 
 def decode_image(source: Path | bytes) -> DecodedImage:
@@ -60,7 +79,11 @@ def decode_image(source: Path | bytes) -> DecodedImage:
                 image.seek(0)
                 if image.format == "JPEG":
                     # Let libjpeg decode at a reduced scale instead of decoding and shrinking.
-                    image.draft("RGB", (WORKING_SIDE, WORKING_SIDE))
+                    factor = working_factor(*image.size)
+                    if max(image.size) < ELONGATED * min(image.size):
+                        image.draft("RGB", (WORKING_SIDE, WORKING_SIDE))
+                    else:
+                        image.draft("RGB", (image.width // factor, image.height // factor))
                 image.load()
                 orientation = image.getexif().get(EXIF_ORIENTATION, 1)
                 small = _shrink(image)  # shrink first: turning a small picture upright is cheaper
@@ -76,7 +99,9 @@ def decode_image(source: Path | bytes) -> DecodedImage:
             raise  # not the image's fault: the caller retries on a later run
         except (OSError, ValueError, SyntaxError, EOFError, MemoryError, TypeError, IndexError) as exc:
             raise DecodeError(f"corrupt or truncated image ({_short(exc)})") from None
-    return DecodedImage(rgb=rgb, thumbnail=_thumbnail(rgb), original_size=original_size)
+    upright_size = original_size[::-1] if orientation in (5, 6, 7, 8) else original_size
+    return DecodedImage(rgb=rgb, thumbnail=_thumbnail(rgb), original_size=original_size,
+                        upright_size=upright_size)
 
 
 def _short(exc: BaseException) -> str:
@@ -86,8 +111,8 @@ def _short(exc: BaseException) -> str:
 
 
 def _shrink(image: Image.Image) -> Image.Image:
-    """Reduce by an integer factor (box average) so the long side is at most WORKING_SIDE."""
-    factor = -(-max(image.size) // WORKING_SIDE)
+    """Reduce by an integer factor (box average) to the working size (working_factor)."""
+    factor = working_factor(*image.size)
     if factor <= 1:
         return image
     if image.mode not in ("L", "LA", "RGB", "RGBA", "I", "F", "I;16", "I;16B", "I;16L"):
@@ -154,7 +179,8 @@ def _thumbnail(rgb: np.ndarray) -> bytes:
     the smaller of PNG and JPEG is kept (the report stays near 3 KB per image).
     """
     image = Image.fromarray((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8), "RGB")
-    image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BOX)
+    wide = image.width >= ELONGATED * image.height  # a line of digits: each digit stays legible
+    image.thumbnail((THUMBNAIL_LINE_WIDTH if wide else THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BOX)
     if _spread(image.convert("YCbCr"), slice(1, 3)) <= 6:
         image = image.convert("L")  # no colour to speak of: one channel is a third of the bytes
     # Zlib's fastest level first: a noisy photo's PNG takes 4 times longer at the default level

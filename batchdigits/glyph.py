@@ -247,7 +247,7 @@ def _grainy_stroke_width(mask: np.ndarray) -> float:
 def _separate_digit(ink: np.ndarray, peak: float) -> tuple[np.ndarray | None, str | None]:
     """(H, W) ink map and its peak -> (H, W) bool mask of the ink left once thresholded and
     cleared of lines, frames and specks, or (None, reason)."""
-    mask = ink > max(_otsu(ink), MIN_CONTRAST, 0.25 * peak)
+    mask = ink > ink_level(ink, peak)
     if mask.mean() > MAX_INK_FRACTION:
         return None, "no distinct digit: the image is mostly ink"
     mask &= ~ruled_lines(mask, ink)
@@ -255,6 +255,11 @@ def _separate_digit(ink: np.ndarray, peak: float) -> tuple[np.ndarray | None, st
     if mask is None:
         return None, "no digit found: only specks or lines"
     return mask, None
+
+
+def ink_level(ink: np.ndarray, peak: float) -> float:
+    """(H, W) ink map in [0, 1] and its peak (99.9th percentile) -> the level above which a pixel is ink."""
+    return max(_otsu(ink), MIN_CONTRAST, 0.25 * peak)
 
 
 def loop_depth(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -654,7 +659,12 @@ def stroke_directions(bitmap: np.ndarray) -> np.ndarray:
 
 def glyph_from_image(rgb: np.ndarray) -> Glyph:
     """(H, W, 3) or (H, W) float picture in [0, 1] -> its canonical Glyph (features in load_digits' format)."""
-    mask, reason = digit_mask(ink_map(rgb))
+    return glyph_from_ink(ink_map(rgb))
+
+
+def glyph_from_ink(ink: np.ndarray) -> Glyph:
+    """(H, W) ink map in [0, 1] (ink_map, or a digit's part of one) -> its canonical Glyph."""
+    mask, reason = digit_mask(ink)
     if mask is None:
         return Glyph(features=None, bitmap=None, reason=reason)
     points, half_widths = skeleton_points(mask)

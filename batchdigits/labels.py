@@ -1,4 +1,5 @@
-"""Known answers for a scan: from folders named 0..9, or from a labels file, to measure the report's accuracy."""
+"""Known answers for a scan: from folders named with digits (`7/`, `90210/`), or from a labels
+file of `path,text` lines, to measure the report's accuracy."""
 
 from __future__ import annotations
 
@@ -7,41 +8,61 @@ from pathlib import Path
 
 from batchdigits.errors import BatchDigitsError, ExitCode
 
+MAX_LABEL_DIGITS = 1000  # a folder or label longer than this is not a number anyone scans
+
 
 class LabelsFileError(BatchDigitsError):
-    """The --labels file cannot be read or has a line that is not `path,digit` (exit 2)."""
+    """The --labels file cannot be read or has a line that is not `path,text` (exit 2)."""
 
     exit_code = ExitCode.USAGE
 
 
 def folder_label(path: str) -> int | None:
     """The digit a file is filed under: the innermost of its folders named 0..9 (`path` relative,
-    POSIX separators), else None. `scan`'s report and `evaluate`/`train --extra` share this rule."""
+    POSIX separators), else None. Training folders (`train --extra`) use this rule."""
     for folder in reversed(path.split("/")[:-1]):
         if len(folder) == 1 and folder in "0123456789":
             return int(folder)
     return None
 
 
-def read_labels_file(path: Path) -> dict[str, int]:
-    """A CSV of `path,digit` lines (paths as results.json shows them; a header line is allowed)."""
+def folder_text(path: str) -> str | None:
+    """The text a file is filed under: the innermost of its folders named with digits only
+    (`7`, `90210`), else None. `scan`'s report and `evaluate` share this rule."""
+    for folder in reversed(path.split("/")[:-1]):
+        if is_digit_text(folder):
+            return folder
+    return None
+
+
+def is_digit_text(text: str) -> bool:
+    """True for a non-empty string of the ASCII digits 0-9 (spaces between lines allowed)."""
+    compact = text.replace(" ", "")
+    return 0 < len(compact) <= MAX_LABEL_DIGITS and all(c in "0123456789" for c in compact)
+
+
+def read_labels_file(path: Path) -> dict[str, str]:
+    """A CSV of `path,text` lines (paths as results.csv shows them; a header line is allowed),
+    text the digits the image holds (e.g. 7 or 90210) -> {path: text}."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise LabelsFileError(f"cannot read labels file {path}: {exc}") from None
-    labels: dict[str, int] = {}
+    labels: dict[str, str] = {}
     for number, row in enumerate(csv.reader(text.splitlines()), 1):
         if not row or not "".join(row).strip():
             continue
-        if len(row) != 2 or row[1].strip() not in tuple("0123456789"):
+        value = row[1].strip() if len(row) == 2 else ""
+        if len(row) != 2 or not is_digit_text(value):
             if number == 1 and len(row) == 2:
-                continue  # a header such as "path,digit"
-            raise LabelsFileError(f"labels file {path}, line {number}: expected `path,digit` with a digit 0-9")
-        labels[row[0].strip()] = int(row[1].strip())
+                continue  # a header such as "path,text"
+            raise LabelsFileError(f"labels file {path}, line {number}: expected `path,text` with digits 0-9 as text")
+        labels[row[0].strip()] = " ".join(value.split())
     return labels
 
 
-def item_labels(paths: list[str], labels_file: dict[str, int] | None) -> list[int | None]:
-    """The known digit of each path: the labels file first, then a 0..9 folder; None if unknown."""
-    mapping = labels_file or {}
-    return [mapping.get(path, folder_label(path)) for path in paths]
+def item_label(path: str, labels_file: dict[str, str] | None) -> str | None:
+    """The known text of a path: the labels file first, then a folder named with digits; None if unknown."""
+    if labels_file and path in labels_file:
+        return labels_file[path]
+    return folder_text(path)

@@ -1,8 +1,10 @@
 """The ledger of processed files: a sqlite3 database in the output folder that makes re-runs incremental.
 
 One row per file: its relative path (raw bytes, so names that are not UTF-8 stay distinct), the
-size, mtime and sha256 of the version that was decoded, the model that read it, and the result.
-A file is decoded again only when its size, mtime or content changes, or the model does.
+size, mtime and sha256 of the version that was decoded, the model that read it, and the result:
+the table of its candidate digits with their probabilities (reading.CANDIDATE), from which any
+`--digits` reading is made without decoding again. A file is decoded again only when its size,
+mtime or content changes, or the model does.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from batchdigits.reading import CANDIDATE
+
 STATE_NAME = ".batchdigits-state.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: candidate digits instead of one glyph and its probabilities
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -28,8 +32,9 @@ CREATE TABLE IF NOT EXISTS files (
     sha256 TEXT NOT NULL,
     model TEXT NOT NULL,        -- sha256 of the model that read it
     status TEXT NOT NULL,       -- glyph, no_digit or failed
-    features BLOB,              -- (64,) uint8, 0..16: the canonical glyph
-    probabilities BLOB,         -- (10,) float64: the model's calibrated probabilities
+    candidates BLOB,            -- reading.CANDIDATE rows: candidate digits, glyphs, probabilities
+    width INTEGER,              -- of the picture as a viewer shows it
+    height INTEGER,
     reason TEXT,
     thumbnail BLOB,             -- PNG or JPEG
     processed_at TEXT NOT NULL  -- ISO 8601 UTC
@@ -49,13 +54,14 @@ class Stamp:
 
 @dataclass(frozen=True)
 class Entry:
-    """A file's stored result. `features` is (64,) float in 0..16, `probabilities` (10,) summing to 1."""
+    """A file's stored result. `candidates` is its (K,) reading.CANDIDATE table, classified;
+    `image_size` the picture's (width, height)."""
 
     key: bytes
     stamp: Stamp
     status: str
-    features: np.ndarray | None
-    probabilities: np.ndarray | None
+    candidates: np.ndarray | None
+    image_size: tuple[int, int] | None
     reason: str | None
     thumbnail: bytes | None
 
@@ -94,15 +100,15 @@ class Ledger:
             (
                 entry.key, entry.stamp.size, entry.stamp.mtime_ns, entry.stamp.sha256, entry.stamp.model,
                 entry.status,
-                None if entry.features is None else np.rint(entry.features).astype(np.uint8).tobytes(),
-                None if entry.probabilities is None else np.asarray(entry.probabilities, np.float64).tobytes(),
+                None if entry.candidates is None else np.ascontiguousarray(entry.candidates, CANDIDATE).tobytes(),
+                *(entry.image_size or (None, None)),
                 entry.reason, entry.thumbnail, processed_at,
             )
             for entry in entries
         ]
         if rows:
             with self._db:
-                self._db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+                self._db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
 
     def restamp(self, moves: Iterable[tuple[bytes, int, int]]) -> None:
         """Note a new size/mtime for files whose content (hash) did not change: (key, size, mtime_ns)."""
@@ -117,7 +123,7 @@ class Ledger:
 
     def entries(self, *, thumbnails: bool = True) -> dict[bytes, Entry]:
         """Every stored result by key (one table scan); without thumbnails when they are not needed."""
-        columns = "*" if thumbnails else "path, size, mtime_ns, sha256, model, status, features, probabilities, reason, NULL"
+        columns = "*" if thumbnails else "path, size, mtime_ns, sha256, model, status, candidates, width, height, reason, NULL"
         return {bytes(row[0]): _entry(row) for row in self._db.execute(f"SELECT {columns} FROM files")}
 
     def get_meta(self, key: str) -> str | None:
@@ -132,12 +138,11 @@ class Ledger:
 
 
 def _entry(row: tuple) -> Entry:
-    features = None if row[6] is None else np.frombuffer(row[6], dtype=np.uint8).astype(np.float64)
-    probabilities = None if row[7] is None else np.frombuffer(row[7], dtype=np.float64).copy()
+    candidates = None if row[6] is None else np.frombuffer(row[6], dtype=CANDIDATE)
     return Entry(
         key=bytes(row[0]), stamp=Stamp(row[1], row[2], row[3], row[4]), status=row[5],
-        features=features, probabilities=probabilities, reason=row[8],
-        thumbnail=None if row[9] is None else bytes(row[9]),
+        candidates=candidates, image_size=None if row[7] is None else (row[7], row[8]), reason=row[9],
+        thumbnail=None if row[10] is None else bytes(row[10]),
     )
 
 
@@ -171,8 +176,14 @@ def _connect(path: Path) -> sqlite3.Connection:
             found = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             if found is None:
                 connection.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            elif found[0].isdigit() and int(found[0]) < SCHEMA_VERSION:
+                # An older batchdigits' results lack what this one reports: every file is read again.
+                connection.execute("DROP TABLE files")
+                connection.execute("DELETE FROM meta")
+                connection.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             elif found[0] != str(SCHEMA_VERSION):
                 raise sqlite3.DatabaseError(f"ledger schema {found[0]}, expected {SCHEMA_VERSION}")
+        connection.executescript(_SCHEMA)
         connection.execute("SELECT count(*) FROM files").fetchone()
     except sqlite3.DatabaseError:
         connection.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from batchdigits import __version__
-from batchdigits.evaluate import NONE_COLUMN, confusion_counts
+from batchdigits.evaluate import NONE_COLUMN, TextScores, compact, confusion_counts, text_scores
 from batchdigits.resources import asset_dir
 from batchdigits.results import ItemResult, RunCounts, Summary
 
@@ -19,6 +19,21 @@ CHART_HEIGHT = 60  # px, the tallest bar of the per-digit chart
 # Rows per page: measured, 5,000 rows open in about a second in Chromium; past this the report
 # splits into report.html, report-2.html, ... each with the whole summary and links to the others.
 PAGE_ROWS = 5000
+
+
+@dataclass(frozen=True)
+class DigitCell:
+    """One digit of a number as the report shows it: the digit, its confidence, the 8x8 glyph the
+    model saw, and its box over the picture as CSS percentages ("12.5%")."""
+
+    digit: int
+    confidence_percent: int
+    low: bool  # below the review threshold
+    glyph_uri: str
+    left: str
+    top: str
+    width: str
+    height: str
 
 
 @dataclass(frozen=True)
@@ -37,7 +52,11 @@ class ItemRow:
     thumbnail_uri: str | None
     glyph_uri: str | None
     truth: int | None = None  # the known digit (labelled folder or --labels), if any
-    wrong: bool = False  # known digit, and the result is not that digit
+    wrong: bool = False  # known text, and the result is not that text
+    text: str | None = None  # the digits read
+    label: str | None = None  # the known text, if any
+    review_reason: str | None = None
+    digit_cells: tuple[DigitCell, ...] = ()  # for a picture of more than one digit
 
 
 @dataclass(frozen=True)
@@ -53,12 +72,17 @@ class MatrixCell:
 
 @dataclass(frozen=True)
 class Accuracy:
-    """How the results compare with the known digits."""
+    """How the results compare with the known texts: `correct` of `labelled` read exactly; the
+    confusion matrix over the images known to hold one digit (None if there are none); and for
+    numbers, character accuracy and how often the digit count was right."""
 
     labelled: int
     correct: int
     percent: float
-    matrix: list[list[MatrixCell]]
+    matrix: list[list[MatrixCell]] | None
+    text: TextScores | None = None
+    characters_percent: float | None = None
+    count_right_percent: float | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +132,7 @@ class ReportView:
     accuracy: Accuracy | None = None
     pages: list[PageLink] = field(default_factory=list)  # empty when the report is one page
     total_rows: int = 0
+    expected_digits: int | None = None
 
 
 def image_data_uri(data: bytes) -> str:
@@ -132,11 +157,30 @@ def alternatives_text(item: ItemResult) -> str:
     return " · ".join(f"{digit} ({round(p * 100)}%)" for digit, p in item.alternatives)
 
 
-def item_rows(items: list[ItemResult], truths: list[int | None] | None = None) -> list[ItemRow]:
+def _percent(part: float, whole: float) -> str:
+    """part / whole as a CSS percentage, kept within 0..100."""
+    return f"{min(100.0, max(0.0, 100.0 * part / max(whole, 1))):.2f}%"
+
+
+def digit_cells(item: ItemResult, review_below: float) -> tuple[DigitCell, ...]:
+    """The per-digit cells of a picture of more than one digit (none for a lone digit)."""
+    if len(item.digits) < 2 or item.image_size is None:
+        return ()
+    width, height = item.image_size
+    return tuple(
+        DigitCell(digit=read.digit, confidence_percent=round(read.confidence * 100),
+                  low=read.confidence < review_below, glyph_uri=image_data_uri(glyph_png(read.glyph)),
+                  left=_percent(read.box[0], width), top=_percent(read.box[1], height),
+                  width=_percent(read.box[2], width), height=_percent(read.box[3], height))
+        for read in item.digits
+    )
+
+
+def item_rows(items: list[ItemResult], review_below: float = 0.0) -> list[ItemRow]:
     """Rows for the report table, in the order given (scans give natural name order)."""
     rows = []
     for index, item in enumerate(items):
-        truth = truths[index] if truths else None
+        label = item.label
         rows.append(
             ItemRow(
                 index=index,
@@ -150,28 +194,41 @@ def item_rows(items: list[ItemResult], truths: list[int | None] | None = None) -
                 reason=item.reason,
                 thumbnail_uri=image_data_uri(item.thumbnail) if item.thumbnail else None,
                 glyph_uri=image_data_uri(glyph_png(item.glyph)) if item.glyph else None,
-                truth=truth,
-                wrong=truth is not None and item.digit != truth,
+                truth=int(label) if label is not None and len(label) == 1 else None,
+                wrong=label is not None and compact(label) != compact(item.text),
+                text=item.text,
+                label=label,
+                review_reason=item.review_reason,
+                digit_cells=digit_cells(item, review_below),
             )
         )
     return rows
 
 
-def accuracy(items: list[ItemResult], truths: list[int | None]) -> Accuracy | None:
-    """Accuracy and a 10 x 11 confusion matrix (digits, then "none") over the items with a known digit."""
-    known = [(truth, -1 if item.digit is None else item.digit) for item, truth in zip(items, truths) if truth is not None]
-    if not known:
+def accuracy(items: list[ItemResult]) -> Accuracy | None:
+    """Exact-text accuracy over the items with a known text; a 10 x 11 confusion matrix (digits,
+    then "none") over those known to hold one digit; character and count scores for numbers."""
+    labelled = [item for item in items if item.label is not None]
+    if not labelled:
         return None
-    counts = confusion_counts(*np.array(known, dtype=int).T)
-    labelled = len(known)
-    correct = int(np.trace(counts[:, :NONE_COLUMN]))
-    matrix = [
-        [MatrixCell(truth=t, predicted="none" if p == NONE_COLUMN else str(p), count=int(counts[t, p]),
-                    diagonal=t == p, shade=round(float(counts[t, p]) / max(1, counts[t].sum()), 2))
-         for p in range(NONE_COLUMN + 1)]
-        for t in range(10)
-    ]
-    return Accuracy(labelled=labelled, correct=correct, percent=round(100 * correct / labelled, 1), matrix=matrix)
+    scores = text_scores([(item.label, item.text) for item in labelled])
+    known = [(int(item.label), -1 if item.digit is None else item.digit) for item in labelled
+             if len(compact(item.label)) == 1]
+    matrix = None
+    if known:
+        counts = confusion_counts(*np.array(known, dtype=int).T)
+        matrix = [
+            [MatrixCell(truth=t, predicted="none" if p == NONE_COLUMN else str(p), count=int(counts[t, p]),
+                        diagonal=t == p, shade=round(float(counts[t, p]) / max(1, counts[t].sum()), 2))
+             for p in range(NONE_COLUMN + 1)]
+            for t in range(10)
+        ]
+    numbers = any(len(compact(item.label)) > 1 for item in labelled)
+    correct = round(scores.exact * len(labelled))
+    return Accuracy(labelled=len(labelled), correct=correct, percent=round(100 * correct / len(labelled), 1),
+                    matrix=matrix, text=scores if numbers else None,
+                    characters_percent=round(100 * scores.characters, 1) if numbers else None,
+                    count_right_percent=round(100 * scores.count_right, 1) if numbers else None)
 
 
 def digit_bars(summary: Summary) -> list[DigitBar]:
@@ -185,7 +242,7 @@ def digit_bars(summary: Summary) -> list[DigitBar]:
 
 
 def build_views(items: list[ItemResult], summary: Summary, run: RunCounts, model: dict,
-                review_below: float, title: str, truths: list[int | None] | None = None,
+                review_below: float, title: str, *, expected_digits: int | None = None,
                 page_rows: int = PAGE_ROWS) -> list[ReportView]:
     """The report's view-models: one per page of at most `page_rows` rows (one page for most scans)."""
     from markupsafe import Markup
@@ -193,7 +250,7 @@ def build_views(items: list[ItemResult], summary: Summary, run: RunCounts, model
     # Our own script, not data: it goes in verbatim and the CSP admits exactly this text.
     script = Markup((asset_dir("templates") / "report.js").read_text(encoding="utf-8"))
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
-    rows = item_rows(items, truths)
+    rows = item_rows(items, review_below)
     whole = ReportView(
         title=title,
         tool_version=__version__,
@@ -206,8 +263,9 @@ def build_views(items: list[ItemResult], summary: Summary, run: RunCounts, model
         rows=rows,
         script=script,
         script_hash=f"sha256-{digest}",
-        accuracy=accuracy(items, truths) if truths else None,
+        accuracy=accuracy(items),
         total_rows=len(rows),
+        expected_digits=expected_digits,
     )
     if len(rows) <= page_rows:
         return [whole]
@@ -227,9 +285,10 @@ def page_name(number: int) -> str:
 
 
 def build_view(items: list[ItemResult], summary: Summary, run: RunCounts, model: dict,
-               review_below: float, title: str, truths: list[int | None] | None = None) -> ReportView:
+               review_below: float, title: str, *, expected_digits: int | None = None) -> ReportView:
     """The report's view-model as a single page."""
-    return build_views(items, summary, run, model, review_below, title, truths, page_rows=max(1, len(items)))[0]
+    return build_views(items, summary, run, model, review_below, title, expected_digits=expected_digits,
+                       page_rows=max(1, len(items)))[0]
 
 
 def render(template_name: str, **context: object) -> str:

@@ -7,19 +7,23 @@ import io
 import json
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from batchdigits import __version__
+from batchdigits.reading import DigitRead, Reading
 
 STATUSES = ("recognized", "no_digit", "failed")
 ALTERNATIVES = 3
+# results.json's schema: 2 added text, digits, review_reason, label and page to items (docs/results-schema.md).
+SCHEMA_VERSION = 2
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
 class ItemResult:
-    """What one file says. `glyph` is the (64,) 0..16 canonical glyph, the 8x8 counts of the pen
-    drawing whose stroke directions the model read (None without a digit)."""
+    """What one file says. `text` is the digits read ("90210"; lines apart by a space) and
+    `digits` each digit read (reading.DigitRead); `digit`, `alternatives` and `glyph` (the (64,)
+    0..16 canonical glyph, the 8x8 counts of the pen drawing whose stroke directions the model
+    read) are set when the picture holds one digit. `confidence` is the whole string's;
+    `review_reason` says why a result is flagged; `label` is the text known to be right."""
 
     path: str
     status: str
@@ -30,6 +34,12 @@ class ItemResult:
     reason: str | None = None
     glyph: tuple[int, ...] | None = None
     thumbnail: bytes | None = None
+    text: str | None = None
+    digits: tuple[DigitRead, ...] = ()
+    review_reason: str | None = None
+    image_size: tuple[int, int] | None = None
+    label: str | None = None
+    page: int | None = None
 
 
 @dataclass(frozen=True)
@@ -55,28 +65,43 @@ class Summary:
     by_digit: dict[str, int] = field(default_factory=dict)
 
 
-def recognized_item(path: str, glyph: np.ndarray, probabilities: np.ndarray, review_below: float,
-                    thumbnail: bytes | None) -> ItemResult:
-    """An item for a glyph and its (10,) probabilities: top digit, confidence, top alternatives."""
-    values = [float(p) for p in probabilities]
-    order = sorted(range(len(values)), key=lambda digit: -values[digit])[:ALTERNATIVES]  # stable
-    confidence = round(values[order[0]], 4)
+def recognized_item(path: str, reading: Reading, review_below: float, thumbnail: bytes | None,
+                    image_size: tuple[int, int] | None = None) -> ItemResult:
+    """An item for a reading: its text and digits, the string's confidence, and whether (and why)
+    a person should look: a digit below `review_below`, or a doubtful segmentation."""
+    low = [number for number, digit in enumerate(reading.digits, 1) if digit.confidence < review_below]
+    review_reason = reading.doubt
+    if review_reason is None and low:
+        if len(reading.digits) == 1:
+            review_reason = f"confidence below {review_below:.0%}"
+        else:
+            review_reason = (f"digit {low[0]} of {len(reading.digits)} read with confidence below {review_below:.0%}"
+                             if len(low) == 1 else f"{len(low)} of {len(reading.digits)} digits read with confidence below {review_below:.0%}")
+    alone = reading.digits[0] if len(reading.digits) == 1 else None
     return ItemResult(
         path=path,
         status="recognized",
-        digit=order[0],
-        confidence=confidence,
-        review=confidence < review_below,
-        alternatives=tuple((digit, round(values[digit], 4)) for digit in order),
-        glyph=tuple(np.rint(glyph).astype(int).tolist()),
+        digit=None if alone is None else alone.digit,
+        confidence=reading.confidence,
+        review=review_reason is not None,
+        alternatives=() if alone is None else alone.alternatives,
+        glyph=None if alone is None else alone.glyph,
         thumbnail=thumbnail,
+        text=reading.text,
+        digits=reading.digits,
+        review_reason=review_reason,
+        image_size=image_size,
     )
 
 
 def summarise(items: list[ItemResult]) -> Summary:
-    """Counts per status, how many need review, and recognized counts per digit ("0".."9")."""
+    """Counts per status, how many need review, and how often each digit ("0".."9") was read
+    (in every recognized text; for one-digit images, the images per digit)."""
     recognized = [item for item in items if item.status == "recognized"]
-    by_digit = {str(d): sum(1 for item in recognized if item.digit == d) for d in range(10)}
+    by_digit = {str(d): 0 for d in range(10)}
+    for item in recognized:
+        for read in item.digits:
+            by_digit[str(read.digit)] += 1
     return Summary(
         files=len(items),
         recognized=len(recognized),
@@ -97,12 +122,23 @@ def item_record(item: ItemResult) -> dict:
         "review": item.review,
         "alternatives": [{"digit": d, "p": p} for d, p in item.alternatives] if item.alternatives else None,
         "reason": item.reason,
+        "text": item.text,
+        "digits": [
+            {"digit": read.digit, "confidence": read.confidence,
+             "alternatives": [{"digit": d, "p": p} for d, p in read.alternatives],
+             "box": list(read.box), "line": read.line + 1}
+            for read in item.digits
+        ] if item.status == "recognized" else None,
+        "review_reason": item.review_reason,
+        "label": item.label,
+        "page": item.page,
     }
 
 
 def results_json(items: list[ItemResult], run: RunCounts, model: dict, summary: Summary) -> str:
     """The results.json document (tool, model, run, summary, items), as text."""
     document = {
+        "schema_version": SCHEMA_VERSION,
         "tool": {"name": "batchdigits", "version": __version__},
         "model": model,
         "run": {
@@ -140,7 +176,7 @@ def results_csv(items: list[ItemResult]) -> str:
     header = ["path", "status", "digit", "confidence", "review"]
     for rank in range(1, ALTERNATIVES + 1):
         header += [f"alt{rank}_digit", f"alt{rank}_p"]
-    header.append("reason")
+    header += ["reason", "text", "review_reason", "label", "page"]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
@@ -149,6 +185,6 @@ def results_csv(items: list[ItemResult]) -> str:
         for rank in range(ALTERNATIVES):
             digit, p = item.alternatives[rank] if rank < len(item.alternatives) else (None, None)
             row += [digit, p]
-        row.append(item.reason)
+        row += [item.reason, item.text, item.review_reason, item.label, item.page]
         writer.writerow([csv_safe(cell) for cell in row])
     return buffer.getvalue()

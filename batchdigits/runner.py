@@ -24,7 +24,10 @@ class ProcessedFile:
     """One file after decoding and the glyph.
 
     `outcome` is "glyph" (`features` (64,) float64 in [0, 16], the canonical glyph, and
-    `model_input` (glyph.MODEL_INPUT,) float64 >= 0, what the classifier reads, set), "no_digit",
+    `model_input` (glyph.MODEL_INPUT,) float64 >= 0, what the classifier reads, set when the
+    picture was read as one digit; `candidates`, the reading.CANDIDATE table of its candidate
+    digits, and `candidate_inputs` (K, MODEL_INPUT), their model inputs, set unless it was read
+    with `whole_only`; `image_size` (width, height) as a viewer shows it), "no_digit",
     "failed" (reason set; the file's content cannot become a digit), "same" (its content hash is
     the one the caller already knows: nothing decoded), or "retry" (vanished or unreadable now:
     nothing is recorded, a later run tries again). `sha256`, `size` and `mtime_ns` describe the bytes read.
@@ -33,6 +36,9 @@ class ProcessedFile:
     outcome: str
     features: np.ndarray | None = None
     model_input: np.ndarray | None = None
+    candidates: np.ndarray | None = None
+    candidate_inputs: np.ndarray | None = None
+    image_size: tuple[int, int] | None = None
     thumbnail: bytes | None = None
     reason: str | None = None
     sha256: str | None = None
@@ -46,6 +52,7 @@ class FileJob:
 
     path: Path
     known_sha256: str | None = None
+    whole_only: bool = False  # read the picture as one digit (training folders), not as a number
 
 
 def read_regular_file(path: Path) -> tuple[bytes, os.stat_result]:
@@ -65,8 +72,9 @@ def read_regular_file(path: Path) -> tuple[bytes, os.stat_result]:
         os.close(descriptor)
 
 
-def process_file(path: Path, known_sha256: str | None = None) -> ProcessedFile:
-    """Read one file, and unless its hash is `known_sha256`, decode it and make its glyph; never raises."""
+def process_file(path: Path, known_sha256: str | None = None, whole_only: bool = False) -> ProcessedFile:
+    """Read one file, and unless its hash is `known_sha256`, decode it and find its digits
+    (with `whole_only`, read it as one digit); never raises."""
     try:
         data, info = read_regular_file(path)
     except (FileNotFoundError, PermissionError):
@@ -85,14 +93,16 @@ def process_file(path: Path, known_sha256: str | None = None) -> ProcessedFile:
     stamp = {"sha256": digest, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
     if digest == known_sha256:
         return ProcessedFile("same", **stamp)
-    return replace(process_bytes(data), **stamp)
+    return replace(process_bytes(data, whole_only), **stamp)
 
 
-def process_bytes(data: bytes) -> ProcessedFile:
-    """Decode a file's bytes and make its glyph; never raises (bad bytes are a result, not a crash)."""
+def process_bytes(data: bytes, whole_only: bool = False) -> ProcessedFile:
+    """Decode a file's bytes and find its candidate digits (with `whole_only`, its one glyph);
+    never raises (bad bytes are a result, not a crash)."""
     # Imported here: a run with nothing to read never pays for Pillow, scipy and scikit-image.
     from batchdigits.decode import decode_image
     from batchdigits.glyph import glyph_from_image
+    from batchdigits.reading import candidates
 
     if not data:
         return ProcessedFile("failed", reason="empty file (0 bytes)")
@@ -103,19 +113,29 @@ def process_bytes(data: bytes) -> ProcessedFile:
     except Exception as exc:  # a decoder bug must not stop the run; report it on this file only
         return ProcessedFile("failed", reason=f"cannot decode ({type(exc).__name__})")
     try:
-        glyph = glyph_from_image(decoded.rgb)
+        if whole_only:
+            glyph = glyph_from_image(decoded.rgb)
+            table, inputs, reason = None, None, glyph.reason
+        else:
+            table, inputs, reason = candidates(decoded.rgb, decoded.upright_size)
     except Exception as exc:
         return ProcessedFile("failed", thumbnail=decoded.thumbnail,
-                             reason=f"cannot find the digit ({type(exc).__name__})")
-    if glyph.features is None:
-        return ProcessedFile("no_digit", thumbnail=decoded.thumbnail, reason=glyph.reason)
-    return ProcessedFile("glyph", features=glyph.features, model_input=glyph.model_input,
-                         thumbnail=decoded.thumbnail)
+                             reason=f"cannot find the digits ({type(exc).__name__})")
+    if reason is not None:
+        return ProcessedFile("no_digit", thumbnail=decoded.thumbnail, reason=reason)
+    if whole_only:
+        return ProcessedFile("glyph", features=glyph.features, model_input=glyph.model_input,
+                             thumbnail=decoded.thumbnail, image_size=decoded.upright_size)
+    whole = np.nonzero(table["whole"])[0]
+    return ProcessedFile("glyph", candidates=table, candidate_inputs=inputs, thumbnail=decoded.thumbnail,
+                         image_size=decoded.upright_size,
+                         features=table["glyph"][whole[0]].astype(np.float64) if len(whole) else None,
+                         model_input=inputs[whole[0]] if len(whole) else None)
 
 
 def _process_many(jobs: Sequence[FileJob]) -> list[ProcessedFile]:
     """process_file over a list (one worker task)."""
-    return [process_file(job.path, job.known_sha256) for job in jobs]
+    return [process_file(job.path, job.known_sha256, job.whole_only) for job in jobs]
 
 
 def iter_processed(
@@ -125,7 +145,7 @@ def iter_processed(
     work = [item if isinstance(item, FileJob) else FileJob(item) for item in files]
     if jobs == 1 or len(work) < INLINE_BELOW:
         for index, job in enumerate(work):
-            yield index, process_file(job.path, job.known_sha256)
+            yield index, process_file(job.path, job.known_sha256, job.whole_only)
         return
     from joblib import Parallel, delayed
 
@@ -157,7 +177,8 @@ def labelled_features(folder: Path, *, jobs: int) -> tuple[np.ndarray, np.ndarra
 
     files = labelled_files(folder)
     features = np.full((len(files), MODEL_INPUT), np.nan)
-    for index, processed in iter_processed([item.absolute for item in files], jobs=jobs):
+    work = [FileJob(item.absolute, whole_only=True) for item in files]
+    for index, processed in iter_processed(work, jobs=jobs):
         if processed.model_input is not None:
             features[index] = processed.model_input
     return np.array([item.label for item in files], dtype=int), features

@@ -10,7 +10,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,9 +20,10 @@ from batchdigits import __version__
 from batchdigits.atomic import write_atomically
 from batchdigits.discover import FoundFile, display_path, find_images
 from batchdigits.errors import BatchDigitsError, ExitCode, LockedError, OutputFolderError
-from batchdigits.labels import item_labels, read_labels_file
+from batchdigits.labels import item_label, read_labels_file
 from batchdigits.ledger import Entry, Ledger, Stamp, open_ledger, path_key
 from batchdigits.model import LoadedModel, ModelCard, unpickle_model, verify_model
+from batchdigits.reading import best_reading
 from batchdigits.results import ItemResult, RunCounts, Summary, recognized_item, results_csv, results_json, summarise
 from batchdigits.runner import FileJob, ProcessedFile, iter_processed
 
@@ -50,7 +51,8 @@ class ScanOptions:
     jobs: int = 1
     recursive: bool = True
     full: bool = False
-    labels_file: Path | None = None  # CSV of path,digit: known answers for the report's accuracy
+    labels_file: Path | None = None  # CSV of path,text: known answers for the report's accuracy
+    digits: int | None = None  # the digit count every image should hold (None: whatever it holds)
 
 
 @dataclass(frozen=True)
@@ -168,9 +170,15 @@ def read_and_record(
         entries = list(others)
         if glyphs:
             model = load_model_once()
-            features = np.array([processed.model_input for _, processed in glyphs])
-            for (key, processed), probabilities in zip(glyphs, model.probabilities(features)):
-                entries.append(_entry(key, processed, model_sha256, probabilities))
+            tables = [np.array(processed.candidates, copy=True) for _, processed in glyphs]
+            digits = [~table["skip"] for table in tables]
+            inputs = np.concatenate([processed.candidate_inputs[real] for (_, processed), real in zip(glyphs, digits)])
+            probabilities = model.probabilities(inputs)
+            start = 0
+            for (key, processed), table, real in zip(glyphs, tables, digits):
+                table["p"][real] = probabilities[start:start + int(real.sum())]
+                start += int(real.sum())
+                entries.append(_entry(key, processed, model_sha256, table))
         ledger.record(entries, processed_at)
         ledger.restamp(restamps)
         glyphs.clear()
@@ -199,45 +207,51 @@ def read_and_record(
     return counts
 
 
-def _entry(key: bytes, processed: ProcessedFile, model_sha256: str, probabilities: np.ndarray | None) -> Entry:
-    """A ledger entry for a file just read."""
+def _entry(key: bytes, processed: ProcessedFile, model_sha256: str, candidates: np.ndarray | None) -> Entry:
+    """A ledger entry for a file just read, with its classified candidates (None: no digit or failed)."""
     return Entry(
         key=key,
         stamp=Stamp(processed.size, processed.mtime_ns, processed.sha256 or "", model_sha256),
         status=processed.outcome,
-        features=processed.features,
-        probabilities=probabilities,
+        candidates=candidates,
+        image_size=processed.image_size,
         reason=processed.reason,
         thumbnail=processed.thumbnail,
     )
 
 
 def current_items(found: list[FoundFile], entries: dict[bytes, Entry], model_sha256: str,
-                  review_below: float) -> list[ItemResult]:
-    """The result of every current file the ledger holds (read by this model), in `found` order."""
+                  review_below: float, digits: int | None = None,
+                  labels: dict[str, str] | None = None) -> list[ItemResult]:
+    """The result of every current file the ledger holds (read by this model), in `found` order:
+    its digits read from the stored candidates (`digits` of them, if given), and its known text."""
     items = []
     for item in found:
         entry = entries.get(path_key(item.path))
         if entry is None or entry.stamp.model != model_sha256:
             continue
         path = display_path(item.path)
-        if entry.status == "glyph":
-            items.append(recognized_item(path, entry.features, entry.probabilities, review_below,
-                                         entry.thumbnail))
+        label = item_label(path, labels)
+        reading = best_reading(entry.candidates, digits) if entry.status == "glyph" else None
+        if reading is not None:
+            result = recognized_item(path, reading, review_below, entry.thumbnail, entry.image_size)
+        elif entry.status == "glyph":
+            result = ItemResult(path=path, status="no_digit", reason="no digit found", thumbnail=entry.thumbnail)
         else:
-            items.append(ItemResult(path=path, status=entry.status, reason=entry.reason,
-                                    thumbnail=entry.thumbnail))
+            result = ItemResult(path=path, status=entry.status, reason=entry.reason, thumbnail=entry.thumbnail)
+        items.append(replace(result, label=label) if label is not None else result)
     return items
 
 
 def report_fingerprint(options: ScanOptions, model_sha256: str, found: list[FoundFile],
-                       stamps: dict[bytes, Stamp], labels: dict[str, int] | None) -> str:
+                       stamps: dict[bytes, Stamp], labels: dict[str, str] | None) -> str:
     """A digest of everything report.html and results.csv show; equal digests mean equal reports.
 
     A file's result follows from its content and the model, so its stamp's hash stands for it.
     """
     known = sorted((labels or {}).items())
-    settings = f"{__version__}|{model_sha256}|{options.review_below}|{report_title(options)}|{known}"
+    settings = (f"{__version__}|{model_sha256}|{options.review_below}|{options.digits}|"
+                f"{report_title(options)}|{known}")
     digest = hashlib.sha256(settings.encode())
     for item in found:
         key = path_key(item.path)
@@ -288,12 +302,12 @@ def scan(
             unchanged_report = ledger.get_meta("report") == fingerprint and all(
                 (options.out_dir / name).exists() for name in ("report.html", "results.csv"))
             entries = ledger.entries(thumbnails=not unchanged_report)
-            items = current_items(found, entries, card.sha256, options.review_below)
+            items = current_items(found, entries, card.sha256, options.review_below, options.digits, labels)
             summary = summarise(items)
             run = RunCounts(started=started, processed=counts.decoded, unchanged=plan.unchanged + counts.same,
                             pending=plan.young + counts.retry, failed=counts.failed)
             report_path = write_outputs(options, items, summary, run, model_summary(card),
-                                        report=not unchanged_report, labels=labels)
+                                        report=not unchanged_report)
             ledger.set_meta("report", fingerprint)
     exit_code = ExitCode.FILES_FAILED if counts.failed else ExitCode.OK
     return ScanOutcome(report_path=report_path, summary=summary, run=run, exit_code=exit_code,
@@ -314,7 +328,7 @@ def report_title(options: ScanOptions) -> str:
 
 
 def write_outputs(options: ScanOptions, items: list[ItemResult], summary: Summary, run: RunCounts,
-                  model: dict, *, report: bool = True, labels: dict[str, int] | None = None) -> Path:
+                  model: dict, *, report: bool = True) -> Path:
     """Write results.json (and unless `report` is False, results.csv and the report pages) atomically."""
     out = options.out_dir
     try:
@@ -322,9 +336,8 @@ def write_outputs(options: ScanOptions, items: list[ItemResult], summary: Summar
         if report:
             from batchdigits.report import build_views, page_name, render_report  # jinja2 only when needed
 
-            truths = item_labels([item.path for item in items], labels)
             views = build_views(items, summary, run, model, options.review_below, report_title(options),
-                                truths if any(truth is not None for truth in truths) else None)
+                                expected_digits=options.digits)
             write_atomically(out / "results.csv", results_csv(items).encode("utf-8"))
             # Later pages first, so that report.html never links to a page that is not there yet.
             for number, view in reversed(list(enumerate(views, 1))):

@@ -7,6 +7,7 @@
   const statusInputs = Array.from(document.querySelectorAll('input[name="status"]'));
   const digitSelect = document.getElementById("digit-filter");
   const nameInput = document.getElementById("name-filter");
+  const textInput = document.getElementById("text-filter");
   const sortSelect = document.getElementById("sort");
   const shown = document.getElementById("shown");
   const empty = document.getElementById("empty");
@@ -19,6 +20,7 @@
       status: params.get("status") || "all",
       digit: params.get("digit") || "",
       q: params.get("q") || "",
+      text: params.get("text") || "",
       sort: params.get("sort") || "name",
       truth: params.get("truth") || "",
       predicted: params.get("predicted") || "",
@@ -30,6 +32,7 @@
     if (state.status !== "all") params.set("status", state.status);
     if (state.digit) params.set("digit", state.digit);
     if (state.q) params.set("q", state.q);
+    if (state.text) params.set("text", state.text);
     if (state.sort !== "name") params.set("sort", state.sort);
     if (state.truth) params.set("truth", state.truth);
     if (state.predicted) params.set("predicted", state.predicted);
@@ -41,7 +44,7 @@
     const checked = statusInputs.find((input) => input.checked);
     const cell = readState(); // a confusion-matrix cell stays selected until "show all"
     return { status: checked ? checked.value : "all", digit: digitSelect.value, q: nameInput.value.trim().toLowerCase(),
-             sort: sortSelect.value, truth: cell.truth, predicted: cell.predicted };
+             text: textInput.value.replace(/\s+/g, ""), sort: sortSelect.value, truth: cell.truth, predicted: cell.predicted };
   }
 
   function matches(row, state) {
@@ -52,7 +55,9 @@
     if (state.truth !== "" && row.dataset.truth !== state.truth) return false;
     if (state.predicted === "none" && status === "recognized") return false;
     if (state.predicted !== "" && state.predicted !== "none" && (status !== "recognized" || row.dataset.digit !== state.predicted)) return false;
-    if (state.digit !== "" && row.dataset.digit !== state.digit) return false;
+    // A digit matches a lone digit read as it, or a number that holds it.
+    if (state.digit !== "" && !row.dataset.text.includes(state.digit)) return false;
+    if (state.text && !row.dataset.text.replace(/ /g, "").includes(state.text)) return false;
     if (state.q && !row.dataset.name.includes(state.q)) return false;
     return true;
   }
@@ -60,6 +65,14 @@
   function compare(sort) {
     // Rows are rendered in natural name order, so sorting by name restores that order.
     if (sort === "name") return (a, b) => Number(a.dataset.index) - Number(b.dataset.index);
+    if (sort === "number") {
+      // Shorter numbers first, then by their digits: numeric order without losing leading zeros.
+      return (a, b) => {
+        const ta = a.dataset.text, tb = b.dataset.text;
+        if (ta === "" || tb === "") return (ta === "") - (tb === "");
+        return ta.length - tb.length || (ta < tb ? -1 : ta > tb ? 1 : 0);
+      };
+    }
     const sign = sort === "confidence" ? 1 : -1;
     return (a, b) => {
       const ca = a.dataset.confidence === "" ? Infinity : Number(a.dataset.confidence);
@@ -95,6 +108,7 @@
     for (const input of statusInputs) input.checked = input.value === state.status;
     digitSelect.value = state.digit;
     nameInput.value = state.q;
+    textInput.value = state.text;
     sortSelect.value = state.sort;
   }
 
@@ -108,6 +122,7 @@
   digitSelect.addEventListener("change", update);
   sortSelect.addEventListener("change", update);
   nameInput.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(update, 150); });
+  textInput.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(update, 150); });
   window.addEventListener("hashchange", () => { const state = readState(); setControls(state); apply(state); });
 
   const initial = readState();
