@@ -30,6 +30,9 @@ UNREAD_COST = 6.0
 # A reading whose best path with another count of digits scores within this (log-probability)
 # of the chosen one is uncertain, and goes to review.
 UNCERTAIN_MARGIN = 1.0
+# Each digit read earns this (log-probability): without it, every extra digit could only cost,
+# and two touching digits read as one wide digit would beat the two read surely.
+DIGIT_GAIN = 0.0
 EPSILON = 1e-6
 
 
@@ -206,7 +209,7 @@ def _line_paths(table: np.ndarray, indexes: np.ndarray) -> dict[int, tuple[float
             if row["skip"]:
                 gain, more = -float(row["cost"]), 0
             else:
-                gain, more = math.log(max(float(row["p"].max()), EPSILON)) - float(row["cost"]), 1
+                gain, more = math.log(max(float(row["p"].max()), EPSILON)) - float(row["cost"]) + DIGIT_GAIN, 1
             target = best[int(row["end"])]
             for count, (score, chosen) in best[node].items():
                 value = (score + gain, chosen + (int(global_index[position]),))

@@ -23,20 +23,32 @@ DIGIT_SIZED = 0.5  # components at least this part of the tallest one's height a
 LINE_OVERLAP = 0.5  # a digit-sized component joins a line when this part of its height overlaps the line's band
 SMALL = 0.5  # an atom lower than this part of its line's digit height is a fragment, never a digit alone
 SPECK = 0.12  # ink this small (both ways, of the digit height) with little area is dropped outright
-WIDE = 0.8  # a component wider than this many digit heights may be touching digits: cut candidates
-CUT_SPACING = 0.28  # cut candidates at least this many digit heights apart and from a component's ends
+# A line's typical digit width: the median of its digit-sized components at least NARROW wide
+# (not 1s), when there are TYPICAL_FROM of them; otherwise this many digit heights.
+NARROW = 0.3
+TYPICAL_FROM = 3
+TYPICAL_WIDTH = 1.0
+CUT_FROM = 0.8  # a component this many typical widths wide may be touching digits: cut candidates
+CUT_SPACING = 0.28  # cut candidates at least this many digit heights apart ...
+CUT_MARGIN = 0.1  # ... and this far from a component's ends (a 1 touching a digit is narrow)
 MAX_PIECE_WIDTH = 1.5  # no digit is wider than this many digit heights
-JOIN_GAP = 0.12  # atoms further apart than this (of the digit height) are not one digit...
-FRAGMENT_GAP = 0.35  # ... unless one is a fragment, which may join across this much
+MAX_GAP = 0.4  # atoms further apart than this (of the digit height) are never one digit
+GAP_FREE = 0.1  # joining atoms across a gap costs nothing up to this (of the digit height) ...
+GAP_COST = 6.0  # ... and this per digit height beyond, unless one is a fragment (a 5's flag)
 MAX_ATOMS = 5  # a digit is made of at most this many atoms
+LINE_LENGTH = 1.5  # a printed line is at least this many times longer than the picture is high
 TICK_SPAN = 0.9  # a comb's tick runs through this part of the height between the comb's lines
 MAX_LINES = 64  # more lines of digits than this is a page of text, not a form field
 # Shape costs (in units of log-probability): what it costs to believe a piece of this shape is one digit.
 LOW_COST = 8.0  # per digit height a piece is lower than SMALL
-WIDE_COST = 5.0  # per digit height a piece is wider than NARROW_ENOUGH
-NARROW_ENOUGH = 0.95
-CUT_COST = 0.35  # per end of a piece made by cutting through ink (touching digits are rarer than not)
-CUT_INK_COST = 1.5  # per stroke width of ink the cut goes through, beyond one stroke
+WIDE_COST = 5.0  # per typical width a piece is wider than WIDE_ENOUGH of them
+WIDE_ENOUGH = 1.1
+CUT_COST = 0.0  # per end of a piece made by cutting through ink (touching digits are rarer than not)
+CUT_NARROW_COST = 3.0  # more per typical width the cut component is narrower than CUT_EASY of them
+CUT_EASY = 1.3
+CUT_INK_COST = 1.0  # per stroke width of ink the cut goes through (touching digits touch at a point)
+FAINT = 0.2  # ink this part of the darkest is still a stroke, in a component whose darkest is ...
+STRONG = 0.4  # ... at least this part: faint strokes of a light digit beside dark ones
 SKIP_COST = 1.0  # leaving a fragment out as a speck
 
 
@@ -54,6 +66,7 @@ class Piece:
     mask: np.ndarray
     cost: float
     whole: bool = False
+    shape: tuple = (1.0, 1.0, (), 0.0)  # what the cost was made of (shape_cost's arguments)
 
 
 @dataclass(frozen=True)
@@ -69,21 +82,32 @@ class Segmentation:
 
 @dataclass
 class _Atom:
-    """Ink of one component, or of a part of one between two cuts; bounds as Piece.box."""
+    """Ink of one component, or of a part of one between two cuts: `mask` is its ink within its
+    box (top, left, bottom, right as Piece.box); a cut end holds what cutting there crossed."""
 
-    labels: np.ndarray  # (H, W) int label image the atom's ink is taken from
-    label: int
+    mask: np.ndarray
     top: int
     left: int
     bottom: int
     right: int
-    cut_left: float = 0.0  # cost of the cut at its left end (0: a component's own edge)
-    cut_right: float = 0.0
+    cut_left: tuple[float, float] | None = None  # (component width in typical widths, strokes crossed)
+    cut_right: tuple[float, float] | None = None  # of the cut at that end; None: a component's own edge
 
     @property
     def centre(self) -> float:
         """The column midway between its sides."""
         return (self.left + self.right) / 2
+
+
+def _atom(ink: np.ndarray, top: int, left: int, cut_left: tuple[float, float] | None = None,
+          cut_right: tuple[float, float] | None = None) -> _Atom | None:
+    """An atom from a (h, w) bool mask placed at (top, left), cropped to its ink (None if empty)."""
+    rows, cols = np.nonzero(ink.any(axis=1))[0], np.nonzero(ink.any(axis=0))[0]
+    if len(rows) == 0:
+        return None
+    mask = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    return _Atom(mask, top + int(rows[0]), left + int(cols[0]), top + int(rows[-1]) + 1, left + int(cols[-1]) + 1,
+                 cut_left, cut_right)
 
 
 def segment(ink: np.ndarray) -> Segmentation | None:
@@ -94,7 +118,7 @@ def segment(ink: np.ndarray) -> Segmentation | None:
     peak = float(np.percentile(ink, 99.9))
     if peak < MIN_CONTRAST:
         return None
-    mask = ink > ink_level(ink, peak)
+    mask = _ink_components(ink, peak)
     if mask.mean() > MAX_INK_FRACTION:
         return None
     lines_removed, ticks = print_lines(mask)
@@ -116,13 +140,17 @@ def segment(ink: np.ndarray) -> Segmentation | None:
     for line_index, members in enumerate(lines):
         height = _digit_height(heights[members])
         typical_area = float(np.median([areas[m] for m in members if heights[m] >= SMALL * height] or [1]))
+        widths = [boxes[m][1].stop - boxes[m][1].start for m in members
+                  if heights[m] >= SMALL * height and boxes[m][1].stop - boxes[m][1].start >= NARROW * height]
+        typical = (float(np.clip(np.median(widths), 0.4 * height, 1.0 * height)) if len(widths) >= TYPICAL_FROM
+                   else TYPICAL_WIDTH * height)
         atoms = []
         for member in members:
             box = boxes[member]
             size = max(box[0].stop - box[0].start, box[1].stop - box[1].start)
             if size < SPECK * height and areas[member] < 0.05 * typical_area:
                 continue  # dust: never a digit, and too small to change one
-            atoms.extend(_cut_wide(labels, member + 1, box, height))
+            atoms.extend(_cut_wide(labels, member + 1, box, height, typical))
         atoms.sort(key=lambda atom: atom.centre)
         atoms = _split_at_ticks(atoms, ticks)
         if not atoms:
@@ -131,7 +159,7 @@ def segment(ink: np.ndarray) -> Segmentation | None:
         atoms_per_line.append(len(atoms))
         skips_per_line.append(tuple(SKIP_COST if atom.bottom - atom.top < SMALL * height else None
                                     for atom in atoms))
-        pieces.extend(_pieces(atoms, line, height, ticks))
+        pieces.extend(_pieces(atoms, line, height, typical, ticks))
     if not pieces:
         return None
     if len(atoms_per_line) == 1:
@@ -143,7 +171,7 @@ def segment(ink: np.ndarray) -> Segmentation | None:
 def _as_whole(piece: Piece, atoms: int, shape: tuple[int, int]) -> Piece:
     """The piece, marked whole when it spans every atom of the picture's only line."""
     if piece.first == 0 and piece.end == atoms:
-        return Piece(piece.line, piece.first, piece.end, piece.box, piece.mask, piece.cost, whole=True)
+        return Piece(piece.line, piece.first, piece.end, piece.box, piece.mask, piece.cost, True, piece.shape)
     return piece
 
 
@@ -159,6 +187,14 @@ def print_lines(mask: np.ndarray) -> tuple[np.ndarray, list[int]]:
     """
     removed = np.zeros_like(mask)
     runs = _straight_runs(mask)
+    if not runs.any():
+        return removed, []
+    # Longer than the picture is high, LINE_LENGTH times: a lone digit's bar (a 7's, a 5's top,
+    # a wide 0 touching its cell) never is; a line along three digits or more always is.
+    parts, _ = ndimage.label(runs, structure=np.ones((3, 3), dtype=bool))
+    for number, box in enumerate(ndimage.find_objects(parts), start=1):
+        if box[1].stop - box[1].start < LINE_LENGTH * mask.shape[0]:
+            runs[box] &= parts[box] != number
     if not runs.any():
         return removed, []
     across = _run_lengths(mask, axis=0)
@@ -239,39 +275,103 @@ def _digit_height(heights: np.ndarray) -> float:
     return float(max(1.0, np.median(tall)))
 
 
-def _cut_wide(labels: np.ndarray, label: int, box: tuple[slice, slice], height: float) -> list[_Atom]:
-    """A component as one atom, or, when it is wide enough to be touching digits, as atoms
-    between candidate cuts at the thinnest columns of its ink (at most one cut per CUT_SPACING)."""
-    top, bottom, left, right = box[0].start, box[0].stop, box[1].start, box[1].stop
-    whole = _Atom(labels, label, top, left, bottom, right)
-    if right - left <= WIDE * height:
-        return [whole]
+def _ink_components(ink: np.ndarray, peak: float) -> np.ndarray:
+    """(H, W) ink map and its peak -> (H, W) bool: the ink a lone digit's threshold keeps
+    (glyph.ink_level), and also fainter ink, down to FAINT of the peak, of components whose own
+    darkest is at least STRONG of it. One threshold for a whole number would lose a light digit
+    (a worn pen, a faint scan) beside dark ones."""
+    mask = ink > ink_level(ink, peak)
+    faint = ink > max(MIN_CONTRAST, FAINT * peak)
+    labels, count = ndimage.label(faint, structure=np.ones((3, 3), dtype=bool))
+    if count == 0:
+        return mask
+    darkest = ndimage.maximum(ink, labels, index=np.arange(1, count + 1))
+    strong = np.r_[False, darkest >= STRONG * peak]
+    return mask | strong[labels]
+
+
+def _cut_wide(labels: np.ndarray, label: int, box: tuple[slice, slice], height: float,
+              typical: float) -> list[_Atom]:
+    """A component as one atom, or, when it is wide enough to be touching digits (CUT_FROM
+    typical widths), as atoms between candidate cuts: paths from top to bottom through as
+    little ink as possible (cut_path), started at the thinnest columns of its ink, at most one
+    per CUT_SPACING. A cut costs the more, the narrower the component and the more strokes it
+    goes through."""
+    top, left = box[0].start, box[1].start
     own = labels[box] == label
+    ratio = own.shape[1] / typical
+    whole = _Atom(own, top, left, box[0].stop, box[1].stop)
+    if ratio < CUT_FROM:
+        return [whole]
     profile = own.sum(axis=0).astype(np.float64)
     smooth = ndimage.uniform_filter1d(profile, 3, mode="nearest")
-    stroke = max(1.0, float(np.median(_run_lengths(own, axis=0)[own])))
     spacing = max(2, int(round(CUT_SPACING * height)))
-    candidates = [column for column in range(spacing, own.shape[1] - spacing)
+    margin = max(2, int(round(CUT_MARGIN * height)))
+    candidates = [column for column in range(margin, own.shape[1] - margin)
                   if smooth[column] <= smooth[column - 1] and smooth[column] <= smooth[column + 1]]
-    cuts: list[int] = []
+    starts: list[int] = []
     for column in sorted(candidates, key=lambda c: (smooth[c], c)):
-        if all(abs(column - cut) >= spacing for cut in cuts):
-            cuts.append(column)
-    if not cuts:
+        if all(abs(column - start) >= spacing for start in starts):
+            starts.append(column)
+    if not starts:
         return [whole]
-    cuts.sort()
-    costs = [CUT_COST + CUT_INK_COST * max(0.0, profile[cut] / stroke - 1.0) for cut in cuts]
-    edges = [0, *cuts, own.shape[1]]
-    edge_costs = [0.0, *costs, 0.0]
+    # A stroke's width: across it, the shorter of its runs of ink down and along.
+    stroke = max(1.0, float(np.median(np.minimum(_run_lengths(own, axis=0), _run_lengths(own, axis=1))[own])))
+    columns = np.arange(own.shape[1])
+    paths, cuts = [], []
+    for start in sorted(starts):
+        path = cut_path(own, start, max(1, min(spacing // 2, start - 1, own.shape[1] - 2 - start)))
+        paths.append(path)
+        cuts.append((round(ratio, 3), round(crossed_ink(own, path) / stroke, 3)))
     atoms = []
-    for number in range(len(edges) - 1):
-        part = own[:, edges[number]:edges[number + 1]]
-        rows = np.nonzero(part.any(axis=1))[0]
-        if len(rows) == 0:
-            continue
-        atoms.append(_Atom(labels, label, top + int(rows[0]), left + edges[number], top + int(rows[-1]) + 1,
-                           left + edges[number + 1], edge_costs[number], edge_costs[number + 1]))
+    previous = np.zeros(own.shape[0], dtype=int)
+    edge_costs = [None, *cuts, None]
+    for number, path in enumerate([*paths, np.full(own.shape[0], own.shape[1])]):
+        between = own & (columns[None, :] >= previous[:, None]) & (columns[None, :] < path[:, None])
+        atom = _atom(between, top, left, edge_costs[number], edge_costs[number + 1])
+        if atom is not None:
+            atoms.append(atom)
+        previous = path
     return atoms
+
+
+def cut_path(ink: np.ndarray, column: int, reach: int) -> np.ndarray:
+    """(h, w) bool ink and a start column -> (h,) int: for each row, the first column right of a
+    cut from top to bottom that stays within `reach` of `column`, moves at most one column a
+    row, and goes through as few ink pixels as it can (straight down where it costs the same).
+
+    A sideways step also passes the pixel beside it, so the cut cannot slip between the pixels
+    of a thin diagonal stroke without crossing it.
+    """
+    height, width = ink.shape
+    low, high = max(1, column - reach), min(width - 1, column + reach)
+    span = np.arange(low, high + 1)
+    here = ink[:, low:high + 1] * 10.0
+    cost = here + 0.01 * np.abs(span - column)[None, :]
+    total = cost[0].copy()
+    moves = np.zeros((height, len(span)), dtype=np.int8)
+    for row in range(1, height):
+        # From the left neighbour: the step passes this row's pixel on the left, and so on.
+        from_left = np.r_[np.inf, total[:-1] + here[row, :-1]]
+        from_right = np.r_[total[1:] + here[row, 1:], np.inf]
+        options = np.vstack([from_left, total, from_right])
+        choice = options.argmin(axis=0)
+        total = options[choice, np.arange(len(span))] + cost[row]
+        moves[row] = choice - 1
+    path = np.empty(height, dtype=int)
+    path[-1] = int(total.argmin())
+    for row in range(height - 1, 0, -1):
+        path[row - 1] = path[row] + moves[row, path[row]]
+    return path + low
+
+
+def crossed_ink(ink: np.ndarray, path: np.ndarray) -> int:
+    """(h, w) bool ink and a cut_path -> how many ink pixels the cut goes through (a sideways
+    step counting the pixels it passes)."""
+    columns = np.clip(path, 0, ink.shape[1] - 1)
+    crossed = int(ink[np.arange(ink.shape[0]), columns].sum())
+    steps = np.nonzero(columns[1:] != columns[:-1])[0] + 1
+    return crossed + int(ink[steps, np.minimum(columns[steps], columns[steps - 1])].sum())
 
 
 def _split_at_ticks(atoms: list[_Atom], ticks: list[int]) -> list[_Atom]:
@@ -280,45 +380,58 @@ def _split_at_ticks(atoms: list[_Atom], ticks: list[int]) -> list[_Atom]:
         return atoms
     result = []
     for atom in atoms:
-        inside = [tick for tick in ticks if atom.left < tick < atom.right - 1]
+        inside = [tick - atom.left for tick in ticks if atom.left < tick < atom.right - 1]
         if not inside:
             result.append(atom)
             continue
-        edges = [atom.left, *inside, atom.right]
-        for start, stop in zip(edges, edges[1:]):
-            own = atom.labels[atom.top:atom.bottom, start:stop] == atom.label
-            rows = np.nonzero(own.any(axis=1))[0]
-            if len(rows):
-                result.append(_Atom(atom.labels, atom.label, atom.top + int(rows[0]), start,
-                                    atom.top + int(rows[-1]) + 1, stop))
+        for start, stop in zip([0, *inside], [*inside, atom.right - atom.left]):
+            part = np.zeros_like(atom.mask)
+            part[:, start:stop] = atom.mask[:, start:stop]
+            piece = _atom(part, atom.top, atom.left)
+            if piece is not None:
+                result.append(piece)
     result.sort(key=lambda atom: atom.centre)
     return result
 
 
-def _pieces(atoms: list[_Atom], line: int, height: float, ticks: list[int]) -> list[Piece]:
+def _pieces(atoms: list[_Atom], line: int, height: float, typical: float, ticks: list[int]) -> list[Piece]:
     """Every run of consecutive atoms that could be one digit, with its shape cost."""
     cells = [int(np.searchsorted(ticks, atom.centre)) for atom in atoms]
     pieces = []
     for first in range(len(atoms)):
         top, left, bottom, right = atoms[first].top, atoms[first].left, atoms[first].bottom, atoms[first].right
+        widest_gap = 0.0  # between two atoms as tall as digits
         for end in range(first + 1, min(len(atoms), first + MAX_ATOMS) + 1):
             if end > first + 1:
                 atom = atoms[end - 1]
                 if cells[end - 1] != cells[first]:
                     break  # the next atom is in the next cell of the comb
-                small = min(atom.bottom - atom.top, bottom - top) < SMALL * height
-                if atom.left - right > (FRAGMENT_GAP if small else JOIN_GAP) * height:
+                gap = (atom.left - right) / height
+                if gap > MAX_GAP:
                     break
+                if min(atom.bottom - atom.top, bottom - top) >= SMALL * height:
+                    widest_gap = max(widest_gap, gap)
                 top, left = min(top, atom.top), min(left, atom.left)
                 bottom, right = max(bottom, atom.bottom), max(right, atom.right)
                 if right - left > MAX_PIECE_WIDTH * height:
                     break
             mask = np.zeros((bottom - top, right - left), dtype=bool)
             for atom in atoms[first:end]:
-                own = atom.labels[atom.top:atom.bottom, atom.left:atom.right] == atom.label
-                mask[atom.top - top:atom.bottom - top, atom.left - left:atom.right - left] |= own
-            cost = (LOW_COST * max(0.0, SMALL - (bottom - top) / height)
-                    + WIDE_COST * max(0.0, (right - left) / height - NARROW_ENOUGH)
-                    + atoms[first].cut_left + atoms[end - 1].cut_right)
-            pieces.append(Piece(line, first, end, (top, left, bottom, right), mask, cost))
+                mask[atom.top - top:atom.bottom - top, atom.left - left:atom.right - left] |= atom.mask
+            cuts = tuple(cut for cut in (atoms[first].cut_left, atoms[end - 1].cut_right) if cut is not None)
+            shape = ((bottom - top) / height, (right - left) / typical, cuts, widest_gap)
+            pieces.append(Piece(line, first, end, (top, left, bottom, right), mask, shape_cost(*shape), shape=shape))
     return pieces
+
+
+def shape_cost(height_share: float, width_share: float, cuts: tuple[tuple[float, float], ...],
+               gap_share: float = 0.0) -> float:
+    """The cost (>= 0, in units of log-probability) of believing that a piece is one digit, from
+    its height (of its line's digits'), its width (in typical widths), the cuts that make its
+    ends ((width of the component cut, in typical widths; strokes the cut goes through)), and
+    the widest gap between two of its digit-tall atoms (of the digit height)."""
+    cost = (LOW_COST * max(0.0, SMALL - height_share) + WIDE_COST * max(0.0, width_share - WIDE_ENOUGH)
+            + GAP_COST * max(0.0, gap_share - GAP_FREE))
+    for ratio, strokes in cuts:
+        cost += CUT_COST + CUT_NARROW_COST * max(0.0, CUT_EASY - ratio) + CUT_INK_COST * strokes
+    return cost
