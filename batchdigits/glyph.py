@@ -194,18 +194,21 @@ def _peaks_touch_the_edge(values: np.ndarray) -> bool:
     return bool((touching | part_of_a_slope)[1:].all())
 
 
-def digit_mask(ink: np.ndarray) -> tuple[np.ndarray | None, str | None]:
-    """(H, W) ink map in [0, 1] -> (H, W) bool mask of the digit's ink, or (None, reason)."""
+def digit_mask(ink: np.ndarray, levels: tuple[float, float] | None = None) -> tuple[np.ndarray | None, str | None]:
+    """(H, W) ink map in [0, 1] -> (H, W) bool mask of the digit's ink, or (None, reason).
+
+    `levels` is (peak, level) of this ink map (ink_levels) when the caller already has them.
+    """
     if ink.size == 0 or min(ink.shape) < 4:
         return None, "the image is too small to hold a digit"
-    peak = float(np.percentile(ink, 99.9))
+    peak = float(np.percentile(ink, 99.9)) if levels is None else levels[0]
     if peak < MIN_CONTRAST:
         return None, "no ink found: the image is blank or uniform"
     # Independent noise correlates by chance about 1/sqrt(pixels); demand four times that.
     smooth_enough = max(MIN_SMOOTHNESS, 4.0 / np.sqrt(ink.size))
     if neighbour_correlation(ink, enough=smooth_enough) < smooth_enough:
         return None, "no digit found: the image looks like noise"
-    mask, reason = _separate_digit(ink, peak)
+    mask, reason = _separate_digit(ink, peak, None if levels is None else levels[1])
     if mask is None:
         return None, reason
     # Grainy ink (pencil on rough paper, chalk, a noisy photo) gives ragged edges and pinholes,
@@ -244,10 +247,10 @@ def _grainy_stroke_width(mask: np.ndarray) -> float:
     return 4.0 * float(ndimage.distance_transform_edt(mask).sum()) / mask.sum()
 
 
-def _separate_digit(ink: np.ndarray, peak: float) -> tuple[np.ndarray | None, str | None]:
-    """(H, W) ink map and its peak -> (H, W) bool mask of the ink left once thresholded and
-    cleared of lines, frames and specks, or (None, reason)."""
-    mask = ink > ink_level(ink, peak)
+def _separate_digit(ink: np.ndarray, peak: float, level: float | None = None) -> tuple[np.ndarray | None, str | None]:
+    """(H, W) ink map and its peak (and ink_level, if known) -> (H, W) bool mask of the ink left
+    once thresholded and cleared of lines, frames and specks, or (None, reason)."""
+    mask = ink > (ink_level(ink, peak) if level is None else level)
     if mask.mean() > MAX_INK_FRACTION:
         return None, "no distinct digit: the image is mostly ink"
     mask &= ~ruled_lines(mask, ink)
@@ -260,6 +263,12 @@ def _separate_digit(ink: np.ndarray, peak: float) -> tuple[np.ndarray | None, st
 def ink_level(ink: np.ndarray, peak: float) -> float:
     """(H, W) ink map in [0, 1] and its peak (99.9th percentile) -> the level above which a pixel is ink."""
     return max(_otsu(ink), MIN_CONTRAST, 0.25 * peak)
+
+
+def ink_levels(ink: np.ndarray) -> tuple[float, float]:
+    """(H, W) ink map in [0, 1], not empty -> (its peak, the 99.9th percentile; its ink_level)."""
+    peak = float(np.percentile(ink, 99.9))
+    return peak, ink_level(ink, peak)
 
 
 def loop_depth(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -662,9 +671,10 @@ def glyph_from_image(rgb: np.ndarray) -> Glyph:
     return glyph_from_ink(ink_map(rgb))
 
 
-def glyph_from_ink(ink: np.ndarray) -> Glyph:
-    """(H, W) ink map in [0, 1] (ink_map, or a digit's part of one) -> its canonical Glyph."""
-    mask, reason = digit_mask(ink)
+def glyph_from_ink(ink: np.ndarray, levels: tuple[float, float] | None = None) -> Glyph:
+    """(H, W) ink map in [0, 1] (ink_map, or a digit's part of one) -> its canonical Glyph;
+    `levels` as digit_mask takes them."""
+    mask, reason = digit_mask(ink, levels)
     if mask is None:
         return Glyph(features=None, bitmap=None, reason=reason)
     points, half_widths = skeleton_points(mask)

@@ -69,17 +69,18 @@ def candidates(rgb: np.ndarray, upright_size: tuple[int, int] | None = None) -> 
     Boxes are scaled to `upright_size` (width, height), the picture's size before it was shrunk.
     A picture that is one digit gets exactly the glyph a lone digit gets (glyph_from_image).
     """
-    from batchdigits.glyph import MODEL_INPUT, glyph_from_ink, ink_map
+    from batchdigits.glyph import MODEL_INPUT, glyph_from_ink, ink_levels, ink_map
     from batchdigits.segment import segment
 
     ink = ink_map(rgb)
     height, width = ink.shape
     size = upright_size or (width, height)
     scale_x, scale_y = size[0] / width, size[1] / height
-    lattice = segment(ink)
+    levels = ink_levels(ink) if ink.size and min(ink.shape) >= 4 else None
+    lattice = segment(ink, levels)
     rows, inputs = [], []
     if lattice is None or (len(lattice.atoms) == 1 and lattice.atoms[0] == 1):
-        glyph = glyph_from_ink(ink)  # nothing to choose: read as a lone digit, no more work
+        glyph = glyph_from_ink(ink, levels)  # nothing to choose: read as a lone digit, no more work
         if glyph.features is None:
             return np.zeros(0, CANDIDATE), np.zeros((0, MODEL_INPUT)), glyph.reason
         mask = glyph_box(glyph, ink, lattice)
@@ -90,7 +91,7 @@ def candidates(rgb: np.ndarray, upright_size: tuple[int, int] | None = None) -> 
         return row.reshape(1), glyph.model_input.reshape(1, -1), None
     for piece in lattice.pieces:
         if piece.whole:
-            glyph = glyph_from_ink(ink)
+            glyph = glyph_from_ink(ink, levels)
         else:
             glyph = glyph_from_ink(_piece_ink(ink, piece))
         if glyph.features is None:
@@ -150,6 +151,11 @@ def best_reading(table: np.ndarray, expected: int | None = None) -> Reading | No
     """The digits of a classified (K,) CANDIDATE table: on each line, the path over its atoms
     whose digits' log-probabilities less shape costs sum highest; with `expected`, the best path
     with that many digits in all. None when no path reads a digit."""
+    if len(table) == 1 and not table[0]["skip"] and expected in (None, 1):
+        digit = _digit(table[0])  # a lone digit, as most pictures are: nothing to choose
+        return Reading(digits=(digit,), text=str(digit.digit), confidence=digit.confidence)
+    if len(table) == 0:
+        return None
     lines = sorted(set(table["line"].tolist()))
     per_line = [_line_paths(table, np.nonzero(table["line"] == line)[0]) for line in lines]
     # Combine lines: best total score for each total count of digits.

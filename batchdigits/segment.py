@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from batchdigits.glyph import MAX_INK_FRACTION, MIN_CONTRAST, _run_lengths, _straight_runs, ink_level
+from batchdigits.glyph import MAX_INK_FRACTION, MIN_CONTRAST, _run_lengths, _straight_runs, ink_levels
 
 DIGIT_SIZED = 0.5  # components at least this part of the tallest one's height are digits or most of one
 LINE_OVERLAP = 0.5  # a digit-sized component joins a line when this part of its height overlaps the line's band
@@ -47,8 +47,10 @@ CUT_COST = 0.0  # per end of a piece made by cutting through ink (touching digit
 CUT_NARROW_COST = 3.0  # more per typical width the cut component is narrower than CUT_EASY of them
 CUT_EASY = 1.3
 CUT_INK_COST = 1.0  # per stroke width of ink the cut goes through (touching digits touch at a point)
-FAINT = 0.2  # ink this part of the darkest is still a stroke, in a component whose darkest is ...
-STRONG = 0.4  # ... at least this part: faint strokes of a light digit beside dark ones
+# Ink this part of the darkest is a stroke, whatever the picture's threshold: one threshold for a
+# whole number would lose a light digit (a worn pen, a faint scan) beside dark ones. Each
+# candidate digit is thresholded again on its own when its glyph is made.
+STRONG = 0.4
 SKIP_COST = 1.0  # leaving a fragment out as a speck
 
 
@@ -110,15 +112,16 @@ def _atom(ink: np.ndarray, top: int, left: int, cut_left: tuple[float, float] | 
                  cut_left, cut_right)
 
 
-def segment(ink: np.ndarray) -> Segmentation | None:
+def segment(ink: np.ndarray, levels: tuple[float, float] | None = None) -> Segmentation | None:
     """(H, W) ink map in [0, 1] (glyph.ink_map) -> its lattice of candidate digits, or None when the
-    picture holds no ink apart from print lines (the caller reads it as a lone digit would be)."""
+    picture holds no ink apart from print lines (the caller reads it as a lone digit would be).
+    `levels` is the map's (peak, ink level) (glyph.ink_levels) when the caller has them."""
     if ink.size == 0 or min(ink.shape) < 4:
         return None
-    peak = float(np.percentile(ink, 99.9))
+    peak, level = ink_levels(ink) if levels is None else levels
     if peak < MIN_CONTRAST:
         return None
-    mask = _ink_components(ink, peak)
+    mask = ink > min(level, STRONG * peak)
     if mask.mean() > MAX_INK_FRACTION:
         return None
     lines_removed, ticks = print_lines(mask)
@@ -273,21 +276,6 @@ def _digit_height(heights: np.ndarray) -> float:
     """The height of a line's digits: the median of its digit-sized components' heights."""
     tall = heights[heights >= DIGIT_SIZED * heights.max()]
     return float(max(1.0, np.median(tall)))
-
-
-def _ink_components(ink: np.ndarray, peak: float) -> np.ndarray:
-    """(H, W) ink map and its peak -> (H, W) bool: the ink a lone digit's threshold keeps
-    (glyph.ink_level), and also fainter ink, down to FAINT of the peak, of components whose own
-    darkest is at least STRONG of it. One threshold for a whole number would lose a light digit
-    (a worn pen, a faint scan) beside dark ones."""
-    mask = ink > ink_level(ink, peak)
-    faint = ink > max(MIN_CONTRAST, FAINT * peak)
-    labels, count = ndimage.label(faint, structure=np.ones((3, 3), dtype=bool))
-    if count == 0:
-        return mask
-    darkest = ndimage.maximum(ink, labels, index=np.arange(1, count + 1))
-    strong = np.r_[False, darkest >= STRONG * peak]
-    return mask | strong[labels]
 
 
 def _cut_wide(labels: np.ndarray, label: int, box: tuple[slice, slice], height: float,
