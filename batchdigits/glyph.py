@@ -199,15 +199,10 @@ def digit_mask(ink: np.ndarray, levels: tuple[float, float] | None = None) -> tu
 
     `levels` is (peak, level) of this ink map (ink_levels) when the caller already has them.
     """
-    if ink.size == 0 or min(ink.shape) < 4:
-        return None, "the image is too small to hold a digit"
+    reason = blank_or_noise(ink, levels)
+    if reason is not None:
+        return None, reason
     peak = float(np.percentile(ink, 99.9)) if levels is None else levels[0]
-    if peak < MIN_CONTRAST:
-        return None, "no ink found: the image is blank or uniform"
-    # Independent noise correlates by chance about 1/sqrt(pixels); demand four times that.
-    smooth_enough = max(MIN_SMOOTHNESS, 4.0 / np.sqrt(ink.size))
-    if neighbour_correlation(ink, enough=smooth_enough) < smooth_enough:
-        return None, "no digit found: the image looks like noise"
     mask, reason = _separate_digit(ink, peak, None if levels is None else levels[1])
     if mask is None:
         return None, reason
@@ -230,6 +225,20 @@ def digit_mask(ink: np.ndarray, levels: tuple[float, float] | None = None) -> tu
     if _ink_extent(mask) < max(3, MIN_DIGIT_FRACTION * min(ink.shape)):
         return None, "no digit found: only specks"
     return mask, None
+
+
+def blank_or_noise(ink: np.ndarray, levels: tuple[float, float] | None = None) -> str | None:
+    """(H, W) ink map in [0, 1] -> why it holds no digit (too small, blank, noise), or None."""
+    if ink.size == 0 or min(ink.shape) < 4:
+        return "the image is too small to hold a digit"
+    peak = float(np.percentile(ink, 99.9)) if levels is None else levels[0]
+    if peak < MIN_CONTRAST:
+        return "no ink found: the image is blank or uniform"
+    # Independent noise correlates by chance about 1/sqrt(pixels); demand four times that.
+    smooth_enough = max(MIN_SMOOTHNESS, 4.0 / np.sqrt(ink.size))
+    if neighbour_correlation(ink, enough=smooth_enough) < smooth_enough:
+        return "no digit found: the image looks like noise"
+    return None
 
 
 def raggedness(mask: np.ndarray) -> float:

@@ -69,7 +69,7 @@ def candidates(rgb: np.ndarray, upright_size: tuple[int, int] | None = None) -> 
     Boxes are scaled to `upright_size` (width, height), the picture's size before it was shrunk.
     A picture that is one digit gets exactly the glyph a lone digit gets (glyph_from_image).
     """
-    from batchdigits.glyph import MODEL_INPUT, glyph_from_ink, ink_levels, ink_map
+    from batchdigits.glyph import MODEL_INPUT, blank_or_noise, glyph_from_ink, ink_levels, ink_map
     from batchdigits.segment import segment
 
     ink = ink_map(rgb)
@@ -77,6 +77,9 @@ def candidates(rgb: np.ndarray, upright_size: tuple[int, int] | None = None) -> 
     size = upright_size or (width, height)
     scale_x, scale_y = size[0] / width, size[1] / height
     levels = ink_levels(ink) if ink.size and min(ink.shape) >= 4 else None
+    nothing = blank_or_noise(ink, levels)
+    if nothing is not None:  # the whole picture is judged first: noise breaks into many "atoms"
+        return np.zeros(0, CANDIDATE), np.zeros((0, MODEL_INPUT)), nothing
     lattice = segment(ink, levels)
     rows, inputs = [], []
     if lattice is None or (len(lattice.atoms) == 1 and lattice.atoms[0] == 1):

@@ -83,6 +83,43 @@ def draw_digit(
             draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=ink)
 
 
+def draw_number(
+    text: str,
+    canvas: Image.Image,
+    origin: tuple[float, float],
+    *,
+    height: float,
+    width: int,
+    ink: tuple[int, ...],
+    rng: np.random.Generator,
+    gap: float = 0.25,
+    digit_width: float = 0.55,
+) -> list[tuple[float, float, float, float]]:
+    """Draw the digits of `text` left to right from `origin` (left, top) of `canvas`, each
+    `height` tall and `digit_width` of it wide, `gap` of the height apart (negative: they touch
+    or overlap); returns each digit's box (left, top, right, bottom)."""
+    left, top = origin
+    boxes = []
+    for character in text:
+        wobble = rng.uniform(-0.04, 0.04) * height  # a hand never keeps exactly to a line
+        box = (left, top + wobble, left + digit_width * height, top + height + wobble)
+        draw_digit(int(character), canvas, box, width=width, ink=ink, rng=rng)
+        boxes.append(box)
+        left += (digit_width + gap) * height
+    return boxes
+
+
+def draw_comb(canvas: Image.Image, origin: tuple[float, float], cells: int, cell: tuple[float, float], *,
+              colour: tuple[int, ...], width: int = 2) -> None:
+    """A printed comb box of a form: `cells` boxes of `cell` (width, height) side by side from `origin`."""
+    left, top = origin
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle((left, top, left + cells * cell[0], top + cell[1]), outline=colour, width=width)
+    for index in range(1, cells):
+        x = left + index * cell[0]
+        draw.line([(x, top), (x, top + cell[1])], fill=colour, width=width)
+
+
 def _paper(size: int, colour: tuple[int, int, int]) -> Image.Image:
     """A plain sheet of `colour`."""
     return Image.new("RGB", (size, size), colour)
@@ -187,7 +224,31 @@ def make_samples(root: Path) -> list[Path]:
     # Pages with no digit.
     _save(_paper(300, white), root / "blank", "blank-page.png")
     _save(_noisy(_paper(300, (232, 228, 220)), rng, sigma=6, specks=0.0005), root / "blank", "blank-scan.jpg", quality=85)
+    _make_numbers(root / "numbers", np.random.default_rng(90210))
     return sorted(set(root.rglob("*")) - written_before)
+
+
+def _make_numbers(folder: Path, rng: np.random.Generator) -> None:
+    """Numbers, as people scan them: a ZIP code, digits that touch, a boxed form field, and an
+    amount written over a line on scanned paper. Named `<situation>-<text>.<ext>`."""
+    black = (20, 20, 25)
+    image = Image.new("RGB", (560, 160), (255, 255, 255))
+    draw_number("90210", image, (30, 25), height=110, width=8, ink=black, rng=rng, gap=0.3)
+    _save(image, folder, "zip-90210.png")
+    image = Image.new("RGB", (330, 150), (255, 255, 255))
+    draw_number("4711", image, (30, 25), height=100, width=7, ink=black, rng=rng, gap=-0.12)
+    _save(image, folder, "touching-4711.png")
+    image = Image.new("RGB", (520, 170), (252, 252, 250))
+    draw_comb(image, (20, 20), 5, (96, 130), colour=(150, 170, 200))
+    for index, character in enumerate("30417"):
+        left = 20 + index * 96 + 20
+        draw_number(character, image, (left, 35), height=100, width=7, ink=black, rng=rng)
+    _save(image, folder, "comb-30417.png")
+    image = Image.new("RGB", (480, 180), (232, 228, 220))
+    draw_number("2718", image, (40, 25), height=120, width=9, ink=(60, 60, 70), rng=rng, gap=0.35)
+    ImageDraw.Draw(image).line([(10, 158), (470, 158)], fill=(120, 120, 130), width=2)
+    image = _noisy(image.filter(ImageFilter.GaussianBlur(0.8)), rng, sigma=7, specks=0.001)
+    _save(image, folder, "underlined-2718.jpg", quality=88)
 
 
 def main() -> None:

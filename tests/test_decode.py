@@ -100,10 +100,20 @@ def test_bad_files_raise_decode_error_with_reason(data, reason):
 
 
 def test_thumbnail_is_small_png_with_aspect_kept():
-    wide = Image.new("RGB", (400, 100), (255, 255, 255))
-    thumbnail = Image.open(io.BytesIO(decode_image(encoded(wide, "PNG")).thumbnail))
+    landscape = Image.new("RGB", (400, 300), (255, 255, 255))
+    thumbnail = Image.open(io.BytesIO(decode_image(encoded(landscape, "PNG")).thumbnail))
     assert thumbnail.format == "PNG"
-    assert thumbnail.size == (96, 24)
+    assert thumbnail.size == (96, 72)
+
+
+def test_a_line_of_digits_keeps_a_legible_thumbnail_and_its_working_size():
+    line = Image.new("RGB", (1600, 200), (255, 255, 255))  # eight digits of 200 px
+    decoded = decode_image(encoded(line, "PNG"))
+    assert Image.open(io.BytesIO(decoded.thumbnail)).size == (384, 48)
+    assert decoded.rgb.shape[:2] == (200, 1600)  # each digit keeps the pixels a lone digit gets
+    assert decoded.upright_size == (1600, 200)
+    square = decode_image(encoded(Image.new("RGB", (1024, 1024), (255, 255, 255)), "PNG"))
+    assert square.rgb.shape[:2] == (256, 256)  # a lone digit's working size is as it always was
 
 
 def test_a_noisy_photo_gets_a_small_jpeg_thumbnail_and_a_drawing_a_gray_png():

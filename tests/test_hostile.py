@@ -140,8 +140,9 @@ def test_mutated_image_bytes_give_a_typed_result_and_never_crash(data):
     assert isinstance(processed, ProcessedFile)
     assert processed.outcome in ("glyph", "no_digit", "failed")
     if processed.outcome == "glyph":
-        assert processed.features.shape == (64,) and processed.model_input.shape == (MODEL_INPUT,)
-        assert processed.features.min() >= 0 and processed.features.max() <= 16
-        assert np.isfinite(processed.model_input).all() and processed.model_input.min() >= 0
+        table, inputs = processed.candidates, processed.candidate_inputs
+        assert len(table) >= 1 and inputs.shape == (len(table), MODEL_INPUT)
+        assert table["glyph"].min() >= 0 and table["glyph"].max() <= 16
+        assert np.isfinite(inputs).all() and inputs.min() >= 0 and (table["cost"] >= 0).all()
     else:
         assert processed.reason and "\n" not in processed.reason

@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 
 import numpy as np
 
+from batchdigits.reading import DigitRead, Reading
 from batchdigits.report import build_view, render_report
 from batchdigits.results import ItemResult, RunCounts, csv_safe, recognized_item, results_csv, summarise
 
@@ -22,10 +23,15 @@ HOSTILE = [
 MODEL = {"name": "digits-svc", "sha256": "ab" * 32, "trained_on": "load_digits", "sklearn": "1.9.1"}
 
 
+def lone_digit(digit=7, p=0.82):
+    """The reading of a picture of one digit (alternatives as a classifier would give them)."""
+    alternatives = ((digit, p), (0 if digit else 1, 0.02), (1 if digit else 2, 0.02))
+    read = DigitRead(digit, p, alternatives, (0, 0, 10, 10), 0, tuple(int(v) for v in np.arange(64) % 17))
+    return Reading(digits=(read,), text=str(digit), confidence=p)
+
+
 def items_for(paths):
-    probabilities = np.full(10, 0.02)
-    probabilities[7] = 0.82
-    items = [recognized_item(path, np.arange(64) % 17, probabilities, 0.9, None) for path in paths]
+    items = [recognized_item(path, lone_digit(), 0.9, None) for path in paths]
     items.append(ItemResult(path="blank.png", status="no_digit", reason="no ink found: the image is blank or uniform"))
     items.append(ItemResult(path="<b>bad</b>.png", status="failed", reason="corrupt <script>"))
     return items
@@ -105,12 +111,15 @@ def test_csv_neutralises_formulas():
 
 
 def test_known_digits_give_accuracy_a_confusion_matrix_and_wrong_marks():
-    from batchdigits.labels import item_labels
+    from dataclasses import replace
+
+    from batchdigits.labels import item_label
 
     items = items_for(["7/a.png", "7/b.png", "1/c.png"])  # every drawing reads as 7
-    truths = item_labels([item.path for item in items], {"blank.png": 4})
-    assert truths == [7, 7, 1, 4, None]
-    view = build_view(items, summarise(items), RunCounts(started="t"), MODEL, 0.9, "x", truths)
+    truths = [item_label(item.path, {"blank.png": "4"}) for item in items]
+    assert truths == ["7", "7", "1", "4", None]
+    items = [replace(item, label=truth) for item, truth in zip(items, truths)]
+    view = build_view(items, summarise(items), RunCounts(started="t"), MODEL, 0.9, "x")
     assert (view.accuracy.labelled, view.accuracy.correct, view.accuracy.percent) == (4, 2, 50.0)
     assert view.accuracy.matrix[1][7].count == 1 and view.accuracy.matrix[4][10].predicted == "none"
     assert [row.wrong for row in view.rows] == [False, False, True, True, False]
@@ -126,10 +135,10 @@ def test_labels_file_is_read_and_a_bad_line_is_a_usage_error(tmp_path):
     from batchdigits.labels import LabelsFileError, read_labels_file
 
     good = tmp_path / "labels.csv"
-    good.write_text("path,digit\nscan_1.png,3\n\"a,b.png\",0\n", encoding="utf-8")
-    assert read_labels_file(good) == {"scan_1.png": 3, "a,b.png": 0}
+    good.write_text("path,text\nscan_1.png,3\n\"a,b.png\",0\nzip.png,02134\n", encoding="utf-8")
+    assert read_labels_file(good) == {"scan_1.png": "3", "a,b.png": "0", "zip.png": "02134"}
     bad = tmp_path / "bad.csv"
-    bad.write_text("scan_1.png,3\nscan_2.png,12\n", encoding="utf-8")
+    bad.write_text("scan_1.png,3\nscan_2.png,1x\n", encoding="utf-8")
     with pytest.raises(LabelsFileError, match="line 2") as caught:
         read_labels_file(bad)
     assert caught.value.exit_code == ExitCode.USAGE

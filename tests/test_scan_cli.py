@@ -10,13 +10,21 @@ import pytest
 
 from drawing import digit_image
 
-CONTRACT_ITEM_FIELDS = ["path", "status", "digit", "confidence", "review", "alternatives", "reason"]
+# The fields of results.json schema 1 first, in their order; schema 2 appends the rest.
+CONTRACT_ITEM_FIELDS = ["path", "status", "digit", "confidence", "review", "alternatives", "reason",
+                        "text", "digits", "review_reason", "label", "page"]
+
+
+def expected_text(relative_path: str) -> str | None:
+    """Samples are named <situation>-<digits>.<ext>; blank pages have no digit."""
+    match = re.search(r"-(\d+)\.[a-z]+$", relative_path)
+    return match.group(1) if match else None
 
 
 def expected_digit(relative_path: str) -> int | None:
-    """Samples are named <situation>-<digit>.<ext>; blank pages have no digit."""
-    match = re.search(r"-(\d)\.[a-z]+$", relative_path)
-    return int(match.group(1)) if match else None
+    """The digit of a one-digit sample (None for numbers and blank pages)."""
+    text = expected_text(relative_path)
+    return int(text) if text is not None and len(text) == 1 else None
 
 
 @pytest.fixture(scope="module")
@@ -47,20 +55,38 @@ def test_results_json_follows_the_contract(samples_scan):
     summary = document["summary"]
     assert set(summary) == {"files", "recognized", "review", "no_digit", "failed", "by_digit"}
     items = document["items"]
-    assert summary["files"] == len(items) == 24
+    assert document["schema_version"] == 2
+    assert summary["files"] == len(items) == 28
     assert summary["recognized"] + summary["no_digit"] + summary["failed"] == summary["files"]
-    assert sum(summary["by_digit"].values()) == summary["recognized"]
+    assert sum(summary["by_digit"].values()) == sum(len(item["digits"] or []) for item in items)
     for item in items:
         assert list(item) == CONTRACT_ITEM_FIELDS
         assert item["status"] in ("recognized", "no_digit", "failed")
         assert "\\" not in item["path"] and not item["path"].startswith("/")
+        assert item["page"] is None and item["label"] is None  # no documents, no labels here
         if item["status"] == "recognized":
-            assert 0 <= item["digit"] <= 9 and 0 < item["confidence"] <= 1
-            assert item["alternatives"][0] == {"digit": item["digit"], "p": item["confidence"]}
-            assert len(item["alternatives"]) == 3
-            assert item["reason"] is None
+            assert item["text"] == "".join(str(digit["digit"]) for digit in item["digits"])
+            assert item["reason"] is None and (item["review_reason"] is not None) == item["review"]
+            for digit in item["digits"]:
+                assert set(digit) == {"digit", "confidence", "alternatives", "box", "line"}
+                assert digit["alternatives"][0] == {"digit": digit["digit"], "p": digit["confidence"]}
+                x, y, width, height = digit["box"]
+                assert x >= 0 and y >= 0 and width > 0 and height > 0
+            if len(item["digits"]) == 1:  # a one-digit image keeps every field with its meaning
+                assert 0 <= item["digit"] <= 9 and 0 < item["confidence"] <= 1
+                assert item["text"] == str(item["digit"])
+                assert item["alternatives"][0] == {"digit": item["digit"], "p": item["confidence"]}
+                assert len(item["alternatives"]) == 3
+                assert item["digits"][0]["alternatives"] == item["alternatives"]
+            else:  # a number: the string's confidence is the product of its digits'
+                assert item["digit"] is None and item["alternatives"] is None
+                product = 1.0
+                for digit in item["digits"]:
+                    product *= digit["confidence"]
+                assert abs(item["confidence"] - product) < 1e-3
         else:
             assert item["digit"] is None and item["confidence"] is None and item["alternatives"] is None
+            assert item["text"] is None and item["digits"] is None and item["review"] is False
             assert item["reason"]
 
 
@@ -68,11 +94,13 @@ def test_samples_are_read_correctly(samples_scan):
     _, out = samples_scan
     items = json.loads((out / "results.json").read_text(encoding="utf-8"))["items"]
     wrong = [
-        (item["path"], item["digit"], item["status"])
+        (item["path"], item["text"], item["status"])
         for item in items
-        if expected_digit(item["path"]) != item["digit"]
+        if expected_text(item["path"]) != item["text"]
+        or (expected_digit(item["path"]) is not None and expected_digit(item["path"]) != item["digit"])
     ]
     assert wrong == []
+    assert sum(len(item["digits"] or []) > 1 for item in items) == 4  # the numbers are read as numbers
     blanks = [item for item in items if item["path"].startswith("blank/")]
     assert blanks and all(item["status"] == "no_digit" for item in blanks)
 
@@ -84,7 +112,9 @@ def test_results_csv_has_one_row_per_item(samples_scan):
     document = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert [row["path"] for row in rows] == [item["path"] for item in document["items"]]
     assert list(rows[0]) == ["path", "status", "digit", "confidence", "review", "alt1_digit", "alt1_p",
-                             "alt2_digit", "alt2_p", "alt3_digit", "alt3_p", "reason"]
+                             "alt2_digit", "alt2_p", "alt3_digit", "alt3_p", "reason",
+                             "text", "review_reason", "label", "page"]
+    assert [row["text"] for row in rows] == [item["text"] or "" for item in document["items"]]
 
 
 def test_paths_are_naturally_sorted_and_relative(tmp_path, cli):

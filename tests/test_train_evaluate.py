@@ -399,12 +399,13 @@ def test_the_models_setting_is_among_those_the_grouped_search_scores():
 
 def test_evaluate_and_the_report_label_files_by_the_same_folder_rule(tmp_path):
     from batchdigits.datasets import labelled_files
-    from batchdigits.labels import item_labels
+    from batchdigits.labels import item_label
 
     for relative in ("4/a.png", "set/7/b.png", "3/day-2/c.png", "notes/d.png", "12/e.png"):
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         digit_image(1, size=40, width=3).save(tmp_path / relative)
     labelled = {item.path: item.label for item in labelled_files(tmp_path)}
     assert labelled == {"4/a.png": 4, "set/7/b.png": 7, "3/day-2/c.png": 3}
-    paths = ["4/a.png", "set/7/b.png", "3/day-2/c.png", "notes/d.png", "12/e.png", "7/3/f.png"]
-    assert item_labels(paths, None) == [4, 7, 3, None, None, 3]  # the innermost 0..9 folder counts
+    paths = ["4/a.png", "set/7/b.png", "3/day-2/c.png", "notes/d.png", "12/e.png", "7/3/f.png", "90210/g.png"]
+    # The innermost folder named with digits counts: a lone digit, or a number for the report.
+    assert [item_label(path, None) for path in paths] == ["4", "7", "3", None, "12", "3", "90210"]

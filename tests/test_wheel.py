@@ -56,4 +56,4 @@ def test_wheel_in_a_fresh_venv_scans_the_samples_from_any_folder(wheel, tmp_path
                             cwd=elsewhere, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     document = json.loads((elsewhere / "out" / "results.json").read_text())
-    assert document["summary"]["files"] == 24
+    assert document["summary"]["files"] == 28
