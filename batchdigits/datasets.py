@@ -11,7 +11,7 @@ import numpy as np
 
 from batchdigits.discover import find_images
 from batchdigits.errors import DatasetError
-from batchdigits.labels import folder_label
+from batchdigits.labels import folder_label, folder_text
 
 MNIST_IMAGES = ("train-images-idx3-ubyte", "train-images.idx3-ubyte")
 MNIST_LABELS = ("train-labels-idx1-ubyte", "train-labels.idx1-ubyte")
@@ -36,6 +36,29 @@ def labelled_files(root: Path) -> list[LabelledFile]:
     ]
     if not files:
         raise DatasetError(f"no labelled images in {root}: expected subfolders named 0 to 9 holding images")
+    return files
+
+
+@dataclass(frozen=True)
+class LabelledText:
+    """An image file whose text is known from its folder (`7/`, `90210/`); `path` relative to the root."""
+
+    path: str
+    absolute: Path
+    text: str
+
+
+def labelled_texts(root: Path) -> list[LabelledText]:
+    """Every image under `root` in a folder named with digits (labels.folder_text), with its text;
+    DatasetError if there are none."""
+    files = [
+        LabelledText(found.path, found.absolute, text)
+        for found in find_images(root)
+        if (text := folder_text(found.path)) is not None
+    ]
+    if not files:
+        raise DatasetError(f"no labelled images in {root}: expected subfolders named 0 to 9 (or with a "
+                           "number's digits, like 90210) holding images")
     return files
 
 

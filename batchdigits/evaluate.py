@@ -35,6 +35,9 @@ class Evaluation:
     reliability: list[dict]
     review_table: list[dict]
     tool_version: str = __version__
+    # For folders of numbers: exact-string accuracy, character accuracy and the share read with
+    # the right digit count (TextScores), over `text.labelled` images; None for lone digits.
+    text: dict | None = None
 
 
 def measure(truth: np.ndarray, predicted: np.ndarray, confidence: np.ndarray, *, source: str, model: str,
@@ -191,23 +194,62 @@ def answers(features: np.ndarray, probabilities_of) -> tuple[np.ndarray, np.ndar
 
 
 def evaluate_folder(folder: Path, model_path: Path, *, review_below: float, jobs: int) -> Evaluation:
-    """A model on a labelled folder (subfolders 0..9), each image through the real scan path."""
+    """A model on a labelled folder (subfolders named 0..9, or with a number's digits), each image
+    read through the real scan path: its digits found, read, and the best reading kept.
+
+    Per-digit figures pair each known digit with the digit read in its place when the count is
+    right (with none otherwise); for numbers, string figures (TextScores) are added.
+    """
+    from batchdigits.datasets import labelled_texts
     from batchdigits.model import load_model
-    from batchdigits.runner import labelled_features
 
     model = load_model(model_path)
-    truth, features = labelled_features(folder, jobs=jobs)
-    predicted, confidence = answers(features, model.probabilities)
-    return measure(truth, predicted, confidence, source=str(folder), model=f"{model.card.name} ({model.card.sha256[:12]})",
-                   review_below=review_below)
+    files = labelled_texts(folder)
+    readings = read_files([item.absolute for item in files], model.probabilities, jobs=jobs)
+    truth, predicted, confidence = [], [], []
+    for item, reading in zip(files, readings):
+        known = compact(item.text)
+        said = [] if reading is None else list(reading.digits)
+        aligned = len(said) == len(known)
+        for position, digit in enumerate(known):
+            truth.append(int(digit))
+            predicted.append(said[position].digit if aligned else -1)
+            confidence.append(said[position].confidence if aligned else 0.0)
+    evaluation = measure(np.array(truth), np.array(predicted), np.array(confidence), source=str(folder),
+                         model=f"{model.card.name} ({model.card.sha256[:12]})", review_below=review_below)
+    if any(len(compact(item.text)) > 1 for item in files):
+        scores = text_scores([(item.text, None if reading is None else reading.text)
+                              for item, reading in zip(files, readings)])
+        evaluation.text = asdict(scores)
+    return evaluation
+
+
+def read_files(paths: list[Path], probabilities_of, *, jobs: int, digits: int | None = None) -> list:
+    """Image files -> the Reading of each (None where no digit was found or the file failed), as a
+    scan reads them; `probabilities_of` maps (M, MODEL_INPUT) model inputs to (M, 10)."""
+    from batchdigits.reading import best_reading
+    from batchdigits.runner import iter_processed
+
+    readings: list = [None] * len(paths)
+    for index, processed in iter_processed(paths, jobs=jobs):
+        if processed.outcome != "glyph":
+            continue
+        table = np.array(processed.candidates, copy=True)
+        real = ~table["skip"]
+        table["p"][real] = probabilities_of(processed.candidate_inputs[real])
+        readings[index] = best_reading(table, digits)
+    return readings
 
 
 def format_text(evaluation: Evaluation) -> str:
     """A plain-text summary for the terminal."""
-    lines = [
-        f"{evaluation.source}: {evaluation.images} images, model {evaluation.model}",
-        f"accuracy {evaluation.accuracy:.4f}; no digit or failed: {evaluation.no_prediction}",
-    ]
+    lines = [f"{evaluation.source}: {evaluation.images} {'digits' if evaluation.text else 'images'}, "
+             f"model {evaluation.model}"]
+    if evaluation.text:
+        text = evaluation.text
+        lines.append(f"numbers: {text['labelled']} images; exact {text['exact']:.4f}, characters "
+                     f"{text['characters']:.4f}, digit count right {text['count_right']:.4f}")
+    lines.append(f"accuracy {evaluation.accuracy:.4f}; no digit or failed: {evaluation.no_prediction}")
     if evaluation.expected_calibration_error is not None:
         lines.append(f"expected calibration error {evaluation.expected_calibration_error:.4f}")
     if evaluation.error_rate_unflagged is not None:

@@ -26,8 +26,9 @@ SPECK = 0.12  # ink this small (both ways, of the digit height) with little area
 # A line's typical digit width: the median of its digit-sized components at least NARROW wide
 # (not 1s), when there are TYPICAL_FROM of them; otherwise this many digit heights.
 NARROW = 0.3
-TYPICAL_FROM = 3
+TYPICAL_FROM = 2
 TYPICAL_WIDTH = 1.0
+TYPICAL_MOST = 0.75  # and never more than this many
 CUT_FROM = 0.8  # a component this many typical widths wide may be touching digits: cut candidates
 CUT_SPACING = 0.28  # cut candidates at least this many digit heights apart ...
 CUT_MARGIN = 0.1  # ... and this far from a component's ends (a 1 touching a digit is narrow)
@@ -42,11 +43,12 @@ MAX_LINES = 64  # more lines of digits than this is a page of text, not a form f
 # Shape costs (in units of log-probability): what it costs to believe a piece of this shape is one digit.
 LOW_COST = 8.0  # per digit height a piece is lower than SMALL
 WIDE_COST = 5.0  # per typical width a piece is wider than WIDE_ENOUGH of them
-WIDE_ENOUGH = 1.1
+WIDE_ENOUGH = 1.25
 CUT_COST = 0.0  # per end of a piece made by cutting through ink (touching digits are rarer than not)
 CUT_NARROW_COST = 3.0  # more per typical width the cut component is narrower than CUT_EASY of them
 CUT_EASY = 1.3
-CUT_INK_COST = 1.0  # per stroke width of ink the cut goes through (touching digits touch at a point)
+CUT_INK_COST = 1.0  # per stroke width of ink the cut goes through beyond CUT_FREE_STROKES ...
+CUT_FREE_STROKES = 0.0  # ... (touching digits touch at a point: one stroke)
 # Ink this part of the darkest is a stroke, whatever the picture's threshold: one threshold for a
 # whole number would lose a light digit (a worn pen, a faint scan) beside dark ones. Each
 # candidate digit is thresholded again on its own when its glyph is made.
@@ -145,8 +147,8 @@ def segment(ink: np.ndarray, levels: tuple[float, float] | None = None) -> Segme
         typical_area = float(np.median([areas[m] for m in members if heights[m] >= SMALL * height] or [1]))
         widths = [boxes[m][1].stop - boxes[m][1].start for m in members
                   if heights[m] >= SMALL * height and boxes[m][1].stop - boxes[m][1].start >= NARROW * height]
-        typical = (float(np.clip(np.median(widths), 0.4 * height, 1.0 * height)) if len(widths) >= TYPICAL_FROM
-                   else TYPICAL_WIDTH * height)
+        typical = (float(np.clip(np.median(widths), 0.4 * height, TYPICAL_MOST * height))
+                   if len(widths) >= TYPICAL_FROM else TYPICAL_WIDTH * height)
         atoms = []
         for member in members:
             box = boxes[member]
@@ -421,5 +423,6 @@ def shape_cost(height_share: float, width_share: float, cuts: tuple[tuple[float,
     cost = (LOW_COST * max(0.0, SMALL - height_share) + WIDE_COST * max(0.0, width_share - WIDE_ENOUGH)
             + GAP_COST * max(0.0, gap_share - GAP_FREE))
     for ratio, strokes in cuts:
-        cost += CUT_COST + CUT_NARROW_COST * max(0.0, CUT_EASY - ratio) + CUT_INK_COST * strokes
+        cost += (CUT_COST + CUT_NARROW_COST * max(0.0, CUT_EASY - ratio)
+                 + CUT_INK_COST * max(0.0, strokes - CUT_FREE_STROKES))
     return cost

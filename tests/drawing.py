@@ -38,3 +38,24 @@ def digit_image(
 def as_rgb_float(image: Image.Image) -> np.ndarray:
     """(H, W, 3) float in [0, 1] from an RGB Pillow image."""
     return np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
+
+
+def number_image(
+    text: str,
+    *,
+    height: int = 80,
+    gap: float = 0.3,
+    width: int = 6,
+    ink: tuple[int, ...] = (20, 20, 20),
+    paper: tuple[int, ...] = (255, 255, 255),
+    margin: float = 0.4,
+    seed: int = 3,
+) -> tuple[Image.Image, list[tuple[float, float, float, float]]]:
+    """A picture of the digits of `text` in a row (samples' pen strokes), `gap` of the digit
+    height apart (negative: touching); returns it with each digit's drawn box (l, t, r, b)."""
+    pad = int(margin * height)
+    size = (int(2 * pad + len(text) * (0.55 + gap) * height), height + 2 * pad)
+    image = Image.new("RGB", size, paper)
+    boxes = make_samples.draw_number(text, image, (pad, pad), height=height, width=width, ink=ink,
+                                     rng=np.random.default_rng(seed), gap=gap)
+    return image, boxes
