@@ -30,6 +30,9 @@ UNREAD_COST = 6.0
 # A reading whose best path with another count of digits scores within this (log-probability)
 # of the chosen one is uncertain, and goes to review.
 UNCERTAIN_MARGIN = 1.0
+# A digit whose shape cost is this much (a cut through ink, a piece far wider or lower than its
+# neighbours) is a guess about where digits part: the reading goes to review.
+ODD_SHAPE = 1.0
 # Each digit read earns this (log-probability): without it, every extra digit could only cost,
 # and two touching digits read as one wide digit would beat the two read surely.
 DIGIT_GAIN = 0.0
@@ -193,6 +196,11 @@ def best_reading(table: np.ndarray, expected: int | None = None) -> Reading | No
     rows = [table[index] for index in chosen]
     if any(row["skip"] and row["cost"] >= UNREAD_COST for row in rows) and doubt is None:
         doubt = "some ink was not read as a digit"
+    if doubt is None:
+        odd = [number for number, row in enumerate((row for row in rows if not row["skip"]), 1)
+               if row["cost"] >= ODD_SHAPE]
+        if odd:
+            doubt = f"digit {odd[0]} had to be cut from touching ink, or is oddly shaped"
     digits = tuple(_digit(row) for row in rows if not row["skip"])
     text = _text(digits)
     confidence = float(np.prod([digit.confidence for digit in digits]))

@@ -140,7 +140,55 @@ def test_controls_are_labelled_and_reachable_by_keyboard(browser, labelled_repor
     for _ in range(40):
         page.keyboard.press("Tab")
         reached.add(page.evaluate("document.activeElement.id || document.activeElement.name || ''"))
-    assert {"status", "digit-filter", "name-filter", "sort"} <= reached
-    for control in ("#digit-filter", "#name-filter", "#sort"):
+    assert {"status", "digit-filter", "text-filter", "name-filter", "sort"} <= reached
+    for control in ("#digit-filter", "#text-filter", "#name-filter", "#sort"):
         assert page.locator(control).evaluate("element => element.labels.length") == 1
     page.close()
+
+
+@pytest.fixture(scope="module")
+def numbers_report(tmp_path_factory):
+    """A scanned folder of numbers filed under folders named with their digits, and one lone digit."""
+    from conftest import run_cli
+    from drawing import number_image
+
+    root = tmp_path_factory.mktemp("numbers")
+    folder = root / "numbers"
+    for index, text in enumerate(["90210", "4711", "305", "88213"]):
+        (folder / text).mkdir(parents=True)
+        number_image(text, gap=0.3, seed=index)[0].save(folder / text / f"n{index}.png")
+    (folder / "7").mkdir()
+    digit_image(7, size=120, width=7).save(folder / "7" / "seven.png")
+    result = run_cli("scan", str(folder), "-o", str(root / "report"))
+    assert result.returncode == 0, result.stderr
+    return root / "report" / "report.html"
+
+
+def _visible_texts(page) -> list[str]:
+    return page.evaluate("Array.from(document.querySelectorAll('#results tbody tr')).filter(r => !r.hidden)"
+                         ".map(r => r.dataset.text)")
+
+
+def test_numbers_show_boxes_and_digits_and_filter_and_sort_as_whole_numbers(browser, numbers_report, tmp_path):
+    page, problems = _open(browser, numbers_report)
+    assert page.locator(".boxed .box").count() == 5 + 4 + 3 + 5  # a box over each digit of each number
+    assert page.locator(".strip li").count() == 17  # each digit's 8x8 view and confidence
+    assert page.locator(".bignumber").all_inner_texts() == ["305", "4711", "88213", "90210"]  # name order
+    assert "Character accuracy" in page.locator(".accuracy").inner_text()
+    from playwright.sync_api import expect
+
+    page.fill("#text-filter", "021")
+    expect(page.locator("#shown")).to_have_text("Showing 1 of 5")  # after the filter's debounce
+    assert _visible_texts(page) == ["90210"] and "text=021" in page.url
+    page.fill("#text-filter", "")
+    expect(page.locator("#shown")).to_have_text("Showing 5 of 5")
+    page.select_option("#digit-filter", "1")  # a digit matches the numbers that hold it
+    assert sorted(_visible_texts(page)) == ["4711", "88213", "90210"]
+    page.select_option("#digit-filter", "")
+    page.select_option("#sort", "number")
+    assert _visible_texts(page) == ["7", "305", "4711", "88213", "90210"]
+    shot = tmp_path / "numbers.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 20_000
+    page.close()
+    assert problems == []
