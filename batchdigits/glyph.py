@@ -194,12 +194,14 @@ def _peaks_touch_the_edge(values: np.ndarray) -> bool:
     return bool((touching | part_of_a_slope)[1:].all())
 
 
-def digit_mask(ink: np.ndarray, levels: tuple[float, float] | None = None) -> tuple[np.ndarray | None, str | None]:
+def digit_mask(ink: np.ndarray, levels: tuple[float, float] | None = None,
+               checked: bool = False) -> tuple[np.ndarray | None, str | None]:
     """(H, W) ink map in [0, 1] -> (H, W) bool mask of the digit's ink, or (None, reason).
 
-    `levels` is (peak, level) of this ink map (ink_levels) when the caller already has them.
+    `levels` is (peak, level) of this ink map (ink_levels) when the caller already has them;
+    `checked` says the caller found that blank_or_noise has nothing to say of it.
     """
-    reason = blank_or_noise(ink, levels)
+    reason = None if checked else blank_or_noise(ink, levels)
     if reason is not None:
         return None, reason
     peak = float(np.percentile(ink, 99.9)) if levels is None else levels[0]
@@ -680,10 +682,10 @@ def glyph_from_image(rgb: np.ndarray) -> Glyph:
     return glyph_from_ink(ink_map(rgb))
 
 
-def glyph_from_ink(ink: np.ndarray, levels: tuple[float, float] | None = None) -> Glyph:
+def glyph_from_ink(ink: np.ndarray, levels: tuple[float, float] | None = None, checked: bool = False) -> Glyph:
     """(H, W) ink map in [0, 1] (ink_map, or a digit's part of one) -> its canonical Glyph;
-    `levels` as digit_mask takes them."""
-    mask, reason = digit_mask(ink, levels)
+    `levels` and `checked` as digit_mask takes them."""
+    mask, reason = digit_mask(ink, levels, checked)
     if mask is None:
         return Glyph(features=None, bitmap=None, reason=reason)
     points, half_widths = skeleton_points(mask)

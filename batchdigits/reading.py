@@ -86,18 +86,18 @@ def candidates(rgb: np.ndarray, upright_size: tuple[int, int] | None = None) -> 
     lattice = segment(ink, levels)
     rows, inputs = [], []
     if lattice is None or (len(lattice.atoms) == 1 and lattice.atoms[0] == 1):
-        glyph = glyph_from_ink(ink, levels)  # nothing to choose: read as a lone digit, no more work
+        glyph = glyph_from_ink(ink, levels, checked=True)  # nothing to choose: read as a lone digit
         if glyph.features is None:
             return np.zeros(0, CANDIDATE), np.zeros((0, MODEL_INPUT)), glyph.reason
-        mask = glyph_box(glyph, ink, lattice)
+        box = lattice.pieces[0].box if lattice is not None else glyph_box(ink, levels[1])
         row = np.zeros((), CANDIDATE)
         row["end"], row["whole"] = 1, True
-        row["box"] = _scaled(mask, scale_x, scale_y)
+        row["box"] = _scaled(box, scale_x, scale_y)
         row["glyph"] = glyph.features
         return row.reshape(1), glyph.model_input.reshape(1, -1), None
     for piece in lattice.pieces:
         if piece.whole:
-            glyph = glyph_from_ink(ink, levels)
+            glyph = glyph_from_ink(ink, levels, checked=True)
         else:
             glyph = glyph_from_ink(_piece_ink(ink, piece))
         if glyph.features is None:
@@ -121,12 +121,13 @@ def candidates(rgb: np.ndarray, upright_size: tuple[int, int] | None = None) -> 
     return np.array(rows, dtype=CANDIDATE), np.array(inputs), None
 
 
-def glyph_box(glyph, ink: np.ndarray, lattice) -> tuple[int, int, int, int]:
-    """(top, left, bottom, right) of a lone digit's ink: its atoms' box, else where the ink is."""
-    if lattice is not None:
-        return lattice.pieces[0].box
-    rows, cols = np.nonzero(ink > 0.5 * ink.max()) if ink.max() > 0 else (np.array([0]), np.array([0]))
-    return int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1
+def glyph_box(ink: np.ndarray, level: float) -> tuple[int, int, int, int]:
+    """(top, left, bottom, right) of a lone digit's ink: where the (H, W) ink map passes `level`."""
+    rows, cols = (ink > level).any(axis=1), (ink > level).any(axis=0)
+    if not rows.any():
+        return 0, 0, ink.shape[0], ink.shape[1]
+    top, left = int(np.argmax(rows)), int(np.argmax(cols))
+    return top, left, len(rows) - int(np.argmax(rows[::-1])), len(cols) - int(np.argmax(cols[::-1]))
 
 
 def _scaled(box: tuple[int, int, int, int], scale_x: float, scale_y: float) -> tuple[int, int, int, int]:

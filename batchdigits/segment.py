@@ -39,6 +39,7 @@ GAP_COST = 6.0  # ... and this per digit height beyond, unless one is a fragment
 MAX_ATOMS = 5  # a digit is made of at most this many atoms
 LINE_LENGTH = 1.5  # a printed line is at least this many times longer than the picture is high
 TICK_SPAN = 0.9  # a comb's tick runs through this part of the height between the comb's lines
+LONE_ASPECT = 0.8  # ink narrower than this part of its height, in one band of rows, is one digit
 MAX_LINES = 64  # more lines of digits than this is a page of text, not a form field
 # Shape costs (in units of log-probability): what it costs to believe a piece of this shape is one digit.
 LOW_COST = 8.0  # per digit height a piece is lower than SMALL
@@ -124,7 +125,7 @@ def segment(ink: np.ndarray, levels: tuple[float, float] | None = None) -> Segme
     if peak < MIN_CONTRAST:
         return None
     mask = ink > min(level, STRONG * peak)
-    if mask.mean() > MAX_INK_FRACTION:
+    if mask.mean() > MAX_INK_FRACTION or _lone(mask):
         return None
     lines_removed, ticks = print_lines(mask)
     mask &= ~lines_removed
@@ -222,6 +223,18 @@ def print_lines(mask: np.ndarray) -> tuple[np.ndarray, list[int]]:
                 removed[upper:lower + 1][box] |= parts[box] == number
         break  # one comb per picture: the band between its first two lines
     return removed, sorted(ticks) if len(ticks) >= 2 else []
+
+
+def _lone(mask: np.ndarray) -> bool:
+    """True when the ink can only be one digit: its box narrower than LONE_ASPECT of its height
+    and no row without ink across it (two lines of digits have one between them). Most pictures
+    are one digit; this spares them the labelling."""
+    rows, cols = mask.any(axis=1), mask.any(axis=0)
+    if not rows.any():
+        return True
+    top, bottom = np.argmax(rows), len(rows) - np.argmax(rows[::-1])
+    left, right = np.argmax(cols), len(cols) - np.argmax(cols[::-1])
+    return right - left < LONE_ASPECT * (bottom - top) and bool(rows[top:bottom].all())
 
 
 def _edge_shadow(box: tuple[slice, slice], shape: tuple[int, int]) -> bool:
