@@ -29,14 +29,7 @@ class LabelledFile:
 def labelled_files(root: Path) -> list[LabelledFile]:
     """Every image under `root` in a folder named 0..9 (labels.folder_label), with its label;
     DatasetError if there are none."""
-    files = [
-        LabelledFile(found.path, found.absolute, label)
-        for found in find_images(root)
-        if (label := folder_label(found.path)) is not None
-    ]
-    if not files:
-        raise DatasetError(f"no labelled images in {root}: expected subfolders named 0 to 9 holding images")
-    return files
+    return _labelled(root, folder_label, LabelledFile, "expected subfolders named 0 to 9 holding images")
 
 
 @dataclass(frozen=True)
@@ -51,14 +44,16 @@ class LabelledText:
 def labelled_texts(root: Path) -> list[LabelledText]:
     """Every image under `root` in a folder named with digits (labels.folder_text), with its text;
     DatasetError if there are none."""
-    files = [
-        LabelledText(found.path, found.absolute, text)
-        for found in find_images(root)
-        if (text := folder_text(found.path)) is not None
-    ]
+    return _labelled(root, folder_text, LabelledText,
+                     "expected subfolders named 0 to 9 (or with a number's digits, like 90210) holding images")
+
+
+def _labelled(root: Path, rule, kind, expected: str) -> list:
+    """The images under `root` whose path `rule` labels, as `kind`(path, absolute, label)."""
+    files = [kind(found.path, found.absolute, label) for found in find_images(root)
+             if (label := rule(found.path)) is not None]
     if not files:
-        raise DatasetError(f"no labelled images in {root}: expected subfolders named 0 to 9 (or with a "
-                           "number's digits, like 90210) holding images")
+        raise DatasetError(f"no labelled images in {root}: {expected}")
     return files
 
 
