@@ -123,7 +123,8 @@ def candidates(rgb: np.ndarray, upright_size: tuple[int, int] | None = None) -> 
 
 def glyph_box(ink: np.ndarray, level: float) -> tuple[int, int, int, int]:
     """(top, left, bottom, right) of a lone digit's ink: where the (H, W) ink map passes `level`."""
-    rows, cols = (ink > level).any(axis=1), (ink > level).any(axis=0)
+    inked = ink > level
+    rows, cols = inked.any(axis=1), inked.any(axis=0)
     if not rows.any():
         return 0, 0, ink.shape[0], ink.shape[1]
     top, left = int(np.argmax(rows)), int(np.argmax(cols))
@@ -185,15 +186,15 @@ def best_reading(table: np.ndarray, expected: int | None = None) -> Reading | No
         if expected in totals:
             count = expected
             if best_count != expected and totals[best_count][0] - totals[expected][0] > UNCERTAIN_MARGIN:
-                doubt = f"expected {expected} digits, but the image looks more like {best_count}"
+                doubt = f"expected {_digits(expected)}, but the image looks more like {best_count}"
         else:
-            doubt = f"expected {expected} digits, found {best_count}"
+            doubt = f"expected {_digits(expected)}, found {best_count}"
     score, chosen = totals[count]
     if doubt is None:
         rivals = [value[0] for other, value in totals.items() if other != count]
         if rivals and score - max(rivals) < UNCERTAIN_MARGIN:
             second = max((other for other in totals if other != count), key=lambda other: totals[other][0])
-            doubt = f"uncertain where the digits part: {second} digits read almost as well as {count}"
+            doubt = f"uncertain where the digits part: {_digits(second)} read almost as well as {_digits(count)}"
     rows = [table[index] for index in chosen]
     if any(row["skip"] and row["cost"] >= UNREAD_COST for row in rows) and doubt is None:
         doubt = "some ink was not read as a digit"
@@ -244,6 +245,11 @@ def _digit(row: np.void) -> DigitRead:
     return DigitRead(digit=order[0], confidence=round(values[order[0]], 4),
                      alternatives=tuple((digit, round(values[digit], 4)) for digit in order),
                      box=(x, y, w, h), line=int(row["line"]), glyph=tuple(int(v) for v in row["glyph"]))
+
+
+def _digits(count: int) -> str:
+    """"1 digit", "5 digits"."""
+    return f"{count} digit" if count == 1 else f"{count} digits"
 
 
 def _text(digits: tuple[DigitRead, ...]) -> str:

@@ -3,7 +3,7 @@ the candidate digits (pieces: runs of neighbouring atoms) for the classifier to 
 
 Segmentation here only proposes; it never decides alone where one digit ends. A piece is a run
 of consecutive atoms of one line (ordered left to right): a connected stroke, a part of a wide
-stroke cut at a thin point of its ink's vertical profile (touching digits), or a small stroke
+component cut along a least-ink path from top to bottom (touching digits), or a small stroke
 that may belong to a neighbour (a 5's detached flag, a 4 drawn in two strokes). reading.py reads
 every piece and keeps the path through each line whose digits the classifier reads most surely,
 with the shape costs given here. Printed lines of forms (comb boxes, underlines) are removed
@@ -45,11 +45,11 @@ MAX_LINES = 64  # more lines of digits than this is a page of text, not a form f
 LOW_COST = 8.0  # per digit height a piece is lower than SMALL
 WIDE_COST = 5.0  # per typical width a piece is wider than WIDE_ENOUGH of them
 WIDE_ENOUGH = 1.25
-CUT_COST = 0.0  # per end of a piece made by cutting through ink (touching digits are rarer than not)
+CUT_COST = 0.0  # per end of a piece made by a cut, whatever it crosses (0 measured best: docs/numbers.md)
 CUT_NARROW_COST = 3.0  # more per typical width the cut component is narrower than CUT_EASY of them
 CUT_EASY = 1.3
 CUT_INK_COST = 1.0  # per stroke width of ink the cut goes through beyond CUT_FREE_STROKES ...
-CUT_FREE_STROKES = 0.0  # ... (touching digits touch at a point: one stroke)
+CUT_FREE_STROKES = 0.0  # ... (cheaper cuts split single digits more than they mend touching pairs)
 # Ink this part of the darkest is a stroke, whatever the picture's threshold: one threshold for a
 # whole number would lose a light digit (a worn pen, a faint scan) beside dark ones. Each
 # candidate digit is thresholded again on its own when its glyph is made.
@@ -116,8 +116,9 @@ def _atom(ink: np.ndarray, top: int, left: int, cut_left: tuple[float, float] | 
 
 
 def segment(ink: np.ndarray, levels: tuple[float, float] | None = None) -> Segmentation | None:
-    """(H, W) ink map in [0, 1] (glyph.ink_map) -> its lattice of candidate digits, or None when the
-    picture holds no ink apart from print lines (the caller reads it as a lone digit would be).
+    """(H, W) ink map in [0, 1] (glyph.ink_map) -> its lattice of candidate digits, or None when
+    there is nothing to choose (the caller reads the picture as a lone digit): no ink apart from
+    print lines, mostly ink, or ink that can only be one digit (_lone).
     `levels` is the map's (peak, ink level) (glyph.ink_levels) when the caller has them."""
     if ink.size == 0 or min(ink.shape) < 4:
         return None
