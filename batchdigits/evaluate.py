@@ -227,17 +227,14 @@ def evaluate_folder(folder: Path, model_path: Path, *, review_below: float, jobs
 def read_files(paths: list[Path], probabilities_of, *, jobs: int, digits: int | None = None) -> list:
     """Image files -> the Reading of each (None where no digit was found or the file failed), as a
     scan reads them; `probabilities_of` maps (M, MODEL_INPUT) model inputs to (M, 10)."""
-    from batchdigits.reading import best_reading
+    from batchdigits.reading import best_reading, classify
     from batchdigits.runner import iter_processed
 
     readings: list = [None] * len(paths)
     for index, processed in iter_processed(paths, jobs=jobs):
-        if processed.outcome != "glyph":
-            continue
-        table = np.array(processed.candidates, copy=True)
-        real = ~table["skip"]
-        table["p"][real] = probabilities_of(processed.candidate_inputs[real])
-        readings[index] = best_reading(table, digits)
+        if processed.outcome == "glyph":
+            classify([processed.candidates], [processed.candidate_inputs], probabilities_of)
+            readings[index] = best_reading(processed.candidates, digits)
     return readings
 
 

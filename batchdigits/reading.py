@@ -33,9 +33,6 @@ UNCERTAIN_MARGIN = 1.0
 # A digit whose shape cost is this much (a cut through ink, a piece far wider or lower than its
 # neighbours) is a guess about where digits part: the reading goes to review.
 ODD_SHAPE = 1.0
-# Each digit read earns this (log-probability): without it, every extra digit could only cost,
-# and two touching digits read as one wide digit would beat the two read surely.
-DIGIT_GAIN = 0.0
 EPSILON = 1e-6
 
 
@@ -155,6 +152,19 @@ def _piece_ink(ink: np.ndarray, piece) -> np.ndarray:
     return np.pad(crop * own, 4)
 
 
+def classify(tables: list[np.ndarray], inputs: list[np.ndarray], probabilities_of) -> None:
+    """Fill in the probabilities of (K,) CANDIDATE tables in place from their (K, MODEL_INPUT)
+    model inputs, in one call of `probabilities_of` ((M, MODEL_INPUT) -> (M, 10)) for them all."""
+    digits = [~table["skip"] for table in tables]
+    if not any(real.any() for real in digits):
+        return
+    probabilities = probabilities_of(np.concatenate([rows[real] for rows, real in zip(inputs, digits)]))
+    start = 0
+    for table, real in zip(tables, digits):
+        table["p"][real] = probabilities[start:start + int(real.sum())]
+        start += int(real.sum())
+
+
 def best_reading(table: np.ndarray, expected: int | None = None) -> Reading | None:
     """The digits of a classified (K,) CANDIDATE table: on each line, the path over its atoms
     whose digits' log-probabilities less shape costs sum highest; with `expected`, the best path
@@ -228,7 +238,7 @@ def _line_paths(table: np.ndarray, indexes: np.ndarray) -> dict[int, tuple[float
             if row["skip"]:
                 gain, more = -float(row["cost"]), 0
             else:
-                gain, more = math.log(max(float(row["p"].max()), EPSILON)) - float(row["cost"]) + DIGIT_GAIN, 1
+                gain, more = math.log(max(float(row["p"].max()), EPSILON)) - float(row["cost"]), 1
             target = best[int(row["end"])]
             for count, (score, chosen) in best[node].items():
                 value = (score + gain, chosen + (int(global_index[position]),))

@@ -23,7 +23,7 @@ from batchdigits.errors import BatchDigitsError, ExitCode, LockedError, OutputFo
 from batchdigits.labels import item_label, read_labels_file
 from batchdigits.ledger import Entry, Ledger, Stamp, open_ledger, path_key
 from batchdigits.model import LoadedModel, ModelCard, unpickle_model, verify_model
-from batchdigits.reading import best_reading
+from batchdigits.reading import best_reading, classify
 from batchdigits.results import ItemResult, RunCounts, Summary, recognized_item, results_csv, results_json, summarise
 from batchdigits.runner import FileJob, ProcessedFile, iter_processed
 
@@ -169,16 +169,9 @@ def read_and_record(
     def commit() -> None:
         entries = list(others)
         if glyphs:
-            model = load_model_once()
-            tables = [np.array(processed.candidates, copy=True) for _, processed in glyphs]
-            digits = [~table["skip"] for table in tables]
-            inputs = np.concatenate([processed.candidate_inputs[real] for (_, processed), real in zip(glyphs, digits)])
-            probabilities = model.probabilities(inputs)
-            start = 0
-            for (key, processed), table, real in zip(glyphs, tables, digits):
-                table["p"][real] = probabilities[start:start + int(real.sum())]
-                start += int(real.sum())
-                entries.append(_entry(key, processed, model_sha256, table))
+            classify([processed.candidates for _, processed in glyphs],
+                     [processed.candidate_inputs for _, processed in glyphs], load_model_once().probabilities)
+            entries.extend(_entry(key, processed, model_sha256, processed.candidates) for key, processed in glyphs)
         ledger.record(entries, processed_at)
         ledger.restamp(restamps)
         glyphs.clear()

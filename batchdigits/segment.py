@@ -82,7 +82,6 @@ class Segmentation:
     atoms: tuple[int, ...]
     skips: tuple[tuple[float | None, ...], ...]
     pieces: tuple[Piece, ...]
-    cells: int = 0  # comb cells found (0: no comb)
 
 
 @dataclass
@@ -171,8 +170,7 @@ def segment(ink: np.ndarray, levels: tuple[float, float] | None = None) -> Segme
         return None
     if len(atoms_per_line) == 1:
         pieces = [_as_whole(piece, atoms_per_line[0], ink.shape) for piece in pieces]
-    return Segmentation(atoms=tuple(atoms_per_line), skips=tuple(skips_per_line), pieces=tuple(pieces),
-                        cells=max(0, len(ticks) - 1))
+    return Segmentation(atoms=tuple(atoms_per_line), skips=tuple(skips_per_line), pieces=tuple(pieces))
 
 
 def _as_whole(piece: Piece, atoms: int, shape: tuple[int, int]) -> Piece:

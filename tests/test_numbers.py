@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 
 from batchdigits.decode import decode_image
 from batchdigits.model import load_model
-from batchdigits.reading import best_reading, candidates
+from batchdigits.reading import best_reading, candidates, classify
 from batchdigits.resources import bundled_model_path
 from drawing import make_samples, number_image
 
@@ -34,9 +34,7 @@ def read(image: Image.Image, model, digits: int | None = None, fmt: str = "PNG")
     table, inputs, reason = candidates(decoded.rgb, decoded.upright_size)
     if reason is not None:
         return reason
-    table = table.copy()
-    real = ~table["skip"]
-    table["p"][real] = model.probabilities(inputs[real])
+    classify([table], [inputs], model.probabilities)
     return best_reading(table, digits)
 
 
