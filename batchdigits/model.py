@@ -13,11 +13,11 @@ import numpy as np
 from batchdigits.atomic import write_atomically
 from batchdigits.errors import ModelError
 
-# C and gamma: writer-grouped cross-validation (python -m batchdigits.tuning; README: "How the model is built").
+# C and gamma: writer-grouped cross-validation (python -m batchdigits.tuning; docs/model.md: "How the model is built").
 SVC_C = 1.0
 SVC_GAMMA = 0.0014
 CALIBRATION_FOLDS = 5
-CALIBRATION_C = 0.05  # regularisation of the calibrating logistic regression (measured: README)
+CALIBRATION_C = 0.05  # regularisation of the calibrating logistic regression (measured: docs/model.md)
 WRITER_BLOCKS = 13  # load_digits is in writer order; 13 contiguous blocks approximate the writers
 # 4: as 3, stored as plain arrays (loading imports no scikit-learn); 3: one SVC on both drawings'
 # stroke directions; 2: two SVCs on the drawings' 8x8 counts; 1: the pen drawing's only
@@ -142,7 +142,7 @@ class VoteCalibratedSVC:
         """(N, MODEL_INPUT) model inputs -> (N, len(classes_)) calibrated probabilities, the SVC's digit highest.
 
         The calibration learns the training writers' patterns of margins; on other writers its
-        own favourite is right less often than the SVC's vote (measured: README), so the vote
+        own favourite is right less often than the SVC's vote (measured: docs/model.md), so the vote
         picks the digit. Where the two differ, the digit takes the largest probability and the
         calibration's favourite the digit's, so the answer and its alternatives stay in order;
         such confidences are low, so they go to review.

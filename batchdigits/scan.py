@@ -27,7 +27,7 @@ from batchdigits.reading import best_reading, classify
 from batchdigits.results import ItemResult, RunCounts, Summary, recognized_item, results_csv, results_json, summarise
 from batchdigits.runner import FileJob, ProcessedFile, iter_processed
 
-# Measured on the dev sets (README, "Confidence and review"): below this, a person should look.
+# Measured on the dev sets (docs/model.md, "Confidence and review"): below this, a person should look.
 DEFAULT_REVIEW_BELOW = 0.94
 LOCK_NAME = ".batchdigits.lock"
 CLASSIFY_BATCH = 256  # glyphs classified together: one predict_proba call amortises its overhead

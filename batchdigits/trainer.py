@@ -22,7 +22,7 @@ from batchdigits.training import (
 DEFAULT_SEED = 0
 DEFAULT_COPIES = 9  # augmented redraws per load_digits image, besides the plain redraw
 DEFAULT_SYNTHETIC = 1000  # synthetic drawings per digit (batchdigits/synthetic.py)
-DISTORTED_WEIGHT = 0.5  # weight of each synthetic drawing's bent twin, in the SVC and its calibration (README)
+DISTORTED_WEIGHT = 0.5  # weight of each synthetic drawing's bent twin, in the SVC and its calibration (docs/model.md)
 CHUNKS = 24  # work units handed to the worker processes
 
 
