@@ -32,6 +32,10 @@ TYPICAL_MOST = 0.75  # and never more than this many
 CUT_FROM = 0.8  # a component this many typical widths wide may be touching digits: cut candidates
 CUT_SPACING = 0.28  # cut candidates at least this many digit heights apart ...
 CUT_MARGIN = 0.1  # ... and this far from a component's ends (a 1 touching a digit is narrow)
+# Cuts start at the thinnest columns and at valleys of the outline: where it dips this deep (of
+# the digit height) below its highest point within VALLEY_WINDOW digit heights on both sides.
+VALLEY_DEPTH = 0.1
+VALLEY_WINDOW = 0.5
 MAX_PIECE_WIDTH = 1.5  # no digit is wider than this many digit heights
 MAX_GAP = 0.4  # atoms further apart than this (of the digit height) are never one digit
 GAP_FREE = 0.1  # joining atoms across a gap costs nothing up to this (of the digit height) ...
@@ -296,9 +300,9 @@ def _cut_wide(labels: np.ndarray, label: int, box: tuple[slice, slice], height: 
               typical: float) -> list[_Atom]:
     """A component as one atom, or, when it is wide enough to be touching digits (CUT_FROM
     typical widths), as atoms between candidate cuts: paths from top to bottom through as
-    little ink as possible (cut_path), started at the thinnest columns of its ink, at most one
-    per CUT_SPACING. A cut costs the more, the narrower the component and the more strokes it
-    goes through."""
+    little ink as possible (cut_path), started at valleys of its outline and at the thinnest
+    columns of its ink, at most one per CUT_SPACING. A cut costs the more, the narrower the
+    component and the more strokes it goes through."""
     top, left = box[0].start, box[1].start
     own = labels[box] == label
     ratio = own.shape[1] / typical
@@ -312,7 +316,8 @@ def _cut_wide(labels: np.ndarray, label: int, box: tuple[slice, slice], height: 
     candidates = [column for column in range(margin, own.shape[1] - margin)
                   if smooth[column] <= smooth[column - 1] and smooth[column] <= smooth[column + 1]]
     starts: list[int] = []
-    for column in sorted(candidates, key=lambda c: (smooth[c], c)):
+    # Where two rounded digits meet, the outline dips though the column's ink may not thin.
+    for column in _contour_valleys(own, height, margin) + sorted(candidates, key=lambda c: (smooth[c], c)):
         if all(abs(column - start) >= spacing for start in starts):
             starts.append(column)
     if not starts:
@@ -335,6 +340,27 @@ def _cut_wide(labels: np.ndarray, label: int, box: tuple[slice, slice], height: 
             atoms.append(atom)
         previous = path
     return atoms
+
+
+def _contour_valleys(own: np.ndarray, height: float, margin: int) -> list[int]:
+    """Columns where the (h, w) bool ink's upper outline dips down, or its lower outline rises,
+    between two higher parts (where two touching digits' rounded sides meet), deepest first."""
+    inked = own.any(axis=0)
+    rows = np.arange(own.shape[0])
+    top = np.where(inked, np.where(own, rows[:, None], own.shape[0]).min(axis=0), own.shape[0]).astype(float)
+    bottom = np.where(inked, np.where(own, rows[:, None], -1).max(axis=0), -1).astype(float)
+    window = max(2, int(round(VALLEY_WINDOW * height)))
+    columns = np.arange(margin, own.shape[1] - margin)
+    found = []
+    for outline in (top, -bottom):  # a valley is a local maximum of the depth in from outside
+        padded = np.pad(outline, window, constant_values=np.inf)
+        reach = np.lib.stride_tricks.sliding_window_view(padded, window)
+        left, right = reach[columns].min(axis=1), reach[columns + window + 1].min(axis=1)
+        depth = outline[columns] - np.maximum(left, right)
+        peak = (outline[columns] >= outline[columns - 1]) & (outline[columns] >= outline[columns + 1])
+        chosen = peak & (depth >= VALLEY_DEPTH * height)
+        found.extend(zip(-depth[chosen], columns[chosen].tolist()))
+    return [int(column) for _, column in sorted(found)]
 
 
 def cut_path(ink: np.ndarray, column: int, reach: int) -> np.ndarray:
