@@ -113,6 +113,7 @@ def _tell(outcome, quiet: bool) -> None:
             f"{summary.no_digit} without a digit, {summary.failed} failed; "
             f"{run.processed} read now, {run.unchanged} unchanged"
             + (f", {run.pending} left for a later run" if run.pending else "")
+            + (f"; {summary.skipped} not read (listed in the report and results.json)" if summary.skipped else "")
         )
         typer.echo(outcome.report_path.resolve().as_uri())
 

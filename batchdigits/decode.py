@@ -38,6 +38,8 @@ UPRIGHT = {
     8: Image.Transpose.ROTATE_90,
 }
 THUMBNAIL_PNG_BUDGET = 3000  # bytes
+CROP_LEVEL = 48  # grey levels below the paper that count as ink when a page is cut to its ink
+CROP_MARGIN = 0.15  # paper kept around a page's ink, as a part of its bounding box's longer side
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,9 @@ def working_factor(width: int, height: int) -> int:
     return max(1, -(-short_side // WORKING_SIDE), budget)
 
 
-def decode_image(source: Path | bytes) -> DecodedImage:
-    """Decode a file (or bytes) safely: first frame, upright, transparency on white, 16-bit scaled."""
+def decode_image(source: Path | bytes, frame: int | None = None) -> DecodedImage:
+    """Decode a file (or bytes) safely: upright, transparency on white, 16-bit scaled. The first
+    frame, or frame `frame` (0-based) of a multi-page file, a page cut to its ink (crop_to_ink)."""
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
     # Warning filters are per process and do not reach joblib workers, so set them on every call.
     with warnings.catch_warnings():
@@ -76,7 +79,13 @@ def decode_image(source: Path | bytes) -> DecodedImage:
                     raise DecodeError(
                         f"too large: {image.width}x{image.height} pixels (limit {MAX_PIXELS:,})"
                     )
-                image.seek(0)
+                image.seek(frame or 0)
+                if frame is not None:
+                    if image.width * image.height > MAX_PIXELS:  # each frame has its own size
+                        raise DecodeError(f"page {frame + 1} too large: {image.width}x{image.height} pixels "
+                                          f"(limit {MAX_PIXELS:,})")
+                    image = _page(image)
+                    original_size = image.size
                 if image.format == "JPEG":
                     # Let libjpeg decode at a reduced scale instead of decoding and shrinking.
                     factor = working_factor(*image.size)
@@ -102,6 +111,41 @@ def decode_image(source: Path | bytes) -> DecodedImage:
     upright_size = original_size[::-1] if orientation in (5, 6, 7, 8) else original_size
     return DecodedImage(rgb=rgb, thumbnail=_thumbnail(rgb), original_size=original_size,
                         upright_size=upright_size)
+
+
+def decode_picture(image: Image.Image) -> DecodedImage:
+    """A picture made in memory (a rendered PDF page, RGB) as decode_image gives a file's."""
+    rgb = _to_rgb_float(_shrink(image))
+    return DecodedImage(rgb=rgb, thumbnail=_thumbnail(rgb), original_size=image.size, upright_size=image.size)
+
+
+def crop_to_ink(image: Image.Image) -> Image.Image:
+    """An RGB page cut to the bounding box of its ink (darker than the paper by CROP_LEVEL) with
+    a margin of paper; a page without ink is returned whole (it reads as no digit)."""
+    gray = image.convert("L")
+    factor = max(1, max(gray.size) // 1024)  # the box is found on a small copy: a page is mostly paper
+    small = np.asarray(gray.reduce(factor) if factor > 1 else gray, dtype=np.int16)
+    border = np.concatenate([small[0], small[-1], small[:, 0], small[:, -1]])
+    inked = small < np.median(border) - CROP_LEVEL
+    if inked.sum() < 4:
+        return image
+    rows, cols = np.nonzero(inked.any(axis=1))[0], np.nonzero(inked.any(axis=0))[0]
+    top, bottom = int(rows[0]) * factor, (int(rows[-1]) + 1) * factor
+    left, right = int(cols[0]) * factor, (int(cols[-1]) + 1) * factor
+    margin = int(CROP_MARGIN * max(bottom - top, right - left)) + 2
+    return image.crop((max(0, left - margin), max(0, top - margin), min(image.width, right + margin),
+                       min(image.height, bottom + margin)))
+
+
+def _page(image: Image.Image) -> Image.Image:
+    """A frame of a multi-page file, loaded, as an RGB page cut to its ink (high-bit-depth frames,
+    whose grey levels RGB would clip, are kept whole)."""
+    image.load()
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        return image.copy()
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+    return crop_to_ink(Image.fromarray((_to_rgb_float(image) * 255 + 0.5).astype(np.uint8), "RGB")
+                       if has_alpha else image.convert("RGB"))
 
 
 def _short(exc: BaseException) -> str:

@@ -13,6 +13,8 @@ from batchdigits.errors import InputFolderError
 IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".jpe", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 )
+DOCUMENT_SUFFIXES = frozenset({".pdf"})
+READ_SUFFIXES = IMAGE_SUFFIXES | DOCUMENT_SUFFIXES
 # Files that file managers, sync tools and NAS boxes leave behind, and partial downloads.
 JUNK_NAMES = frozenset({"thumbs.db", "desktop.ini", "@eadir", "#recycle", "$recycle.bin", "lost+found"})
 PARTIAL_SUFFIXES = (".part", ".partial", ".crdownload", ".download", ".tmp", ".temp", ".swp")
@@ -26,6 +28,14 @@ class FoundFile:
     absolute: Path
     size: int
     mtime_ns: int
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file under the input folder that is not read, and why (e.g. "unsupported type (.docx)")."""
+
+    path: str
+    reason: str
 
 
 def display_path(relative: str) -> str:
@@ -50,12 +60,15 @@ def is_ignored_name(name: str) -> bool:
 
 
 def find_images(
-    input_dir: Path, *, recursive: bool = True, exclude: Path | None = None
+    input_dir: Path, *, recursive: bool = True, exclude: Path | None = None,
+    skipped: list[SkippedFile] | None = None,
 ) -> list[FoundFile]:
-    """Every image file under `input_dir`, naturally sorted by relative path.
+    """Every image and PDF file under `input_dir`, naturally sorted by relative path; the files
+    not read, with the reason, are added to `skipped` (naturally sorted).
 
     Symbolic links are never followed (files or folders), FIFOs, sockets and devices are never
     opened, and the folder `exclude` (the report folder, if it lies inside) is not entered.
+    Hidden files, partial downloads and the junk of file managers are left out without a word.
     """
     try:
         root_stat = input_dir.stat()
@@ -69,8 +82,11 @@ def find_images(
         raise InputFolderError(f"cannot read input folder {input_dir}: permission denied")
     excluded = _identity(exclude) if exclude is not None else None
     found: list[FoundFile] = []
-    _walk(input_dir, "", recursive, excluded, found, top=True)
+    passed: list[SkippedFile] = []
+    _walk(input_dir, "", recursive, excluded, found, passed, top=True)
     found.sort(key=lambda item: natural_key(item.path))
+    if skipped is not None:
+        skipped.extend(sorted(passed, key=lambda item: natural_key(item.path)))
     return found
 
 
@@ -89,14 +105,16 @@ def _walk(
     recursive: bool,
     excluded: tuple[int, int] | None,
     found: list[FoundFile],
+    skipped: list[SkippedFile],
     top: bool = False,
 ) -> None:
-    """Collect image files below `folder` into `found`; unreadable subfolders are skipped."""
+    """Collect the files to read below `folder` into `found`, the others into `skipped`."""
     try:
         entries = list(os.scandir(folder))
     except OSError as exc:
         if top:
             raise InputFolderError(f"cannot read input folder {folder}: {exc.strerror}") from None
+        skipped.append(SkippedFile(prefix.rstrip("/") + "/", f"folder cannot be read ({exc.strerror})"))
         return
     for entry in entries:
         if is_ignored_name(entry.name):
@@ -106,8 +124,15 @@ def _walk(
         except OSError:
             continue  # vanished or unreadable between listing and stat
         relative = f"{prefix}{entry.name}"
+        suffix = os.path.splitext(entry.name)[1].lower()
         if stat.S_ISDIR(info.st_mode):
             if recursive and (info.st_dev, info.st_ino) != excluded:
-                _walk(Path(entry.path), relative + "/", recursive, excluded, found)
-        elif stat.S_ISREG(info.st_mode) and os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES:
+                _walk(Path(entry.path), relative + "/", recursive, excluded, found, skipped)
+        elif stat.S_ISREG(info.st_mode) and suffix in READ_SUFFIXES:
             found.append(FoundFile(relative, Path(entry.path), info.st_size, info.st_mtime_ns))
+        elif stat.S_ISREG(info.st_mode):
+            skipped.append(SkippedFile(relative, f"unsupported type ({suffix or 'no extension'})"))
+        elif stat.S_ISLNK(info.st_mode):
+            skipped.append(SkippedFile(relative, "a symbolic link, not followed"))
+        else:
+            skipped.append(SkippedFile(relative, "not a regular file"))

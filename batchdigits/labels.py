@@ -41,28 +41,35 @@ def is_digit_text(text: str) -> bool:
     return 0 < len(compact) <= MAX_LABEL_DIGITS and all(c in "0123456789" for c in compact)
 
 
-def read_labels_file(path: Path) -> dict[str, str]:
+def read_labels_file(path: Path) -> dict[str | tuple[str, int], str]:
     """A CSV of `path,text` lines (paths as results.csv shows them; a header line is allowed),
-    text the digits the image holds (e.g. 7 or 90210) -> {path: text}."""
+    text the digits the image holds (e.g. 7 or 90210), and optionally a third column, the page
+    of a multi-page file (`scan.pdf,90210,2`) -> {path: text, (path, page): text}."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise LabelsFileError(f"cannot read labels file {path}: {exc}") from None
-    labels: dict[str, str] = {}
+    labels: dict[str | tuple[str, int], str] = {}
     for number, row in enumerate(csv.reader(text.splitlines()), 1):
         if not row or not "".join(row).strip():
             continue
-        value = row[1].strip() if len(row) == 2 else ""
-        if len(row) != 2 or not is_digit_text(value):
-            if number == 1 and len(row) == 2:
+        value = row[1].strip() if len(row) in (2, 3) else ""
+        page = row[2].strip() if len(row) == 3 else ""
+        if len(row) not in (2, 3) or not is_digit_text(value) or (len(row) == 3 and not (page.isdigit() and int(page) > 0)):
+            if number == 1 and len(row) in (2, 3):
                 continue  # a header such as "path,text"
-            raise LabelsFileError(f"labels file {path}, line {number}: expected `path,text` with digits 0-9 as text")
-        labels[row[0].strip()] = " ".join(value.split())
+            raise LabelsFileError(f"labels file {path}, line {number}: expected `path,text` (or `path,text,page`) "
+                                  "with digits 0-9 as text")
+        labels[(row[0].strip(), int(page)) if page else row[0].strip()] = " ".join(value.split())
     return labels
 
 
-def item_label(path: str, labels_file: dict[str, str] | None) -> str | None:
-    """The known text of a path: the labels file first, then a folder named with digits; None if unknown."""
-    if labels_file and path in labels_file:
-        return labels_file[path]
+def item_label(path: str, labels_file: dict | None, page: int | None = None) -> str | None:
+    """The known text of a path (and page): the labels file first (its line for that page, then
+    for the file), then a folder named with digits; None if unknown."""
+    if labels_file:
+        if page is not None and (path, page) in labels_file:
+            return labels_file[(path, page)]
+        if path in labels_file:
+            return labels_file[path]
     return folder_text(path)

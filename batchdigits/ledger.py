@@ -1,6 +1,6 @@
 """The ledger of processed files: a sqlite3 database in the output folder that makes re-runs incremental.
 
-One row per file: its relative path (raw bytes, so names that are not UTF-8 stay distinct), the
+One row per file (per page of a multi-page file): its relative path (raw bytes, so names that are not UTF-8 stay distinct), the
 size, mtime and sha256 of the version that was decoded, the model that read it, and the result:
 the table of its candidate digits with their probabilities (reading.CANDIDATE), from which any
 `--digits` reading is made without decoding again. A file is decoded again only when its size,
@@ -21,12 +21,13 @@ import numpy as np
 from batchdigits.reading import CANDIDATE
 
 STATE_NAME = ".batchdigits-state.sqlite"
-SCHEMA_VERSION = 2  # 2: candidate digits instead of one glyph and its probabilities
+SCHEMA_VERSION = 3  # 2: candidate digits instead of one glyph and its probabilities; 3: pages
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
-    path BLOB PRIMARY KEY,      -- relative path as the file system's bytes
+    path BLOB NOT NULL,         -- relative path as the file system's bytes
+    page INTEGER NOT NULL,      -- 1-based page of a multi-page file; 0 for a one-page file
     size INTEGER NOT NULL,      -- of the version that was read
     mtime_ns INTEGER NOT NULL,
     sha256 TEXT NOT NULL,
@@ -37,7 +38,8 @@ CREATE TABLE IF NOT EXISTS files (
     height INTEGER,
     reason TEXT,
     thumbnail BLOB,             -- PNG or JPEG
-    processed_at TEXT NOT NULL  -- ISO 8601 UTC
+    processed_at TEXT NOT NULL, -- ISO 8601 UTC
+    PRIMARY KEY (path, page)
 );
 """
 
@@ -54,8 +56,9 @@ class Stamp:
 
 @dataclass(frozen=True)
 class Entry:
-    """A file's stored result. `candidates` is its (K,) reading.CANDIDATE table, classified;
-    `image_size` the picture's (width, height)."""
+    """A file's (or a page's) stored result. `candidates` is its (K,) reading.CANDIDATE table,
+    classified; `image_size` the picture's (width, height); `page` 1-based for a page of a
+    multi-page file, None otherwise."""
 
     key: bytes
     stamp: Stamp
@@ -64,6 +67,7 @@ class Entry:
     image_size: tuple[int, int] | None
     reason: str | None
     thumbnail: bytes | None
+    page: int | None = None
 
 
 def path_key(relative: str) -> bytes:
@@ -95,10 +99,11 @@ class Ledger:
         return {bytes(row[0]): Stamp(row[1], row[2], row[3], row[4]) for row in rows}
 
     def record(self, entries: Iterable[Entry], processed_at: str) -> None:
-        """Store (or replace) results, in one transaction."""
+        """Store results, in one transaction: a file's entries (all its pages) replace all it had."""
+        entries = list(entries)
         rows = [
             (
-                entry.key, entry.stamp.size, entry.stamp.mtime_ns, entry.stamp.sha256, entry.stamp.model,
+                entry.key, entry.page or 0, entry.stamp.size, entry.stamp.mtime_ns, entry.stamp.sha256, entry.stamp.model,
                 entry.status,
                 None if entry.candidates is None else np.ascontiguousarray(entry.candidates, CANDIDATE).tobytes(),
                 *(entry.image_size or (None, None)),
@@ -108,7 +113,8 @@ class Ledger:
         ]
         if rows:
             with self._db:
-                self._db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                self._db.executemany("DELETE FROM files WHERE path = ?", [(key,) for key in {e.key for e in entries}])
+                self._db.executemany("INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
 
     def restamp(self, moves: Iterable[tuple[bytes, int, int]]) -> None:
         """Note a new size/mtime for files whose content (hash) did not change: (key, size, mtime_ns)."""
@@ -121,10 +127,15 @@ class Ledger:
         with self._db:
             self._db.executemany("DELETE FROM files WHERE path = ?", [(key,) for key in keys])
 
-    def entries(self, *, thumbnails: bool = True) -> dict[bytes, Entry]:
-        """Every stored result by key (one table scan); without thumbnails when they are not needed."""
-        columns = "*" if thumbnails else "path, size, mtime_ns, sha256, model, status, candidates, width, height, reason, NULL"
-        return {bytes(row[0]): _entry(row) for row in self._db.execute(f"SELECT {columns} FROM files")}
+    def entries(self, *, thumbnails: bool = True) -> dict[bytes, list[Entry]]:
+        """Every stored result by key, a file's pages in order (one table scan); without
+        thumbnails when they are not needed."""
+        columns = ("*" if thumbnails else
+                   "path, page, size, mtime_ns, sha256, model, status, candidates, width, height, reason, NULL")
+        found: dict[bytes, list[Entry]] = {}
+        for row in self._db.execute(f"SELECT {columns} FROM files ORDER BY path, page"):
+            found.setdefault(bytes(row[0]), []).append(_entry(row))
+        return found
 
     def get_meta(self, key: str) -> str | None:
         """A stored setting (e.g. what the last report was made from), or None."""
@@ -138,11 +149,12 @@ class Ledger:
 
 
 def _entry(row: tuple) -> Entry:
-    candidates = None if row[6] is None else np.frombuffer(row[6], dtype=CANDIDATE)
+    key, page, size, mtime_ns, sha256, model, status, candidates, width, height, reason, thumbnail = row[:12]
     return Entry(
-        key=bytes(row[0]), stamp=Stamp(row[1], row[2], row[3], row[4]), status=row[5],
-        candidates=candidates, image_size=None if row[7] is None else (row[7], row[8]), reason=row[9],
-        thumbnail=None if row[10] is None else bytes(row[10]),
+        key=bytes(key), stamp=Stamp(size, mtime_ns, sha256, model), status=status,
+        candidates=None if candidates is None else np.frombuffer(candidates, dtype=CANDIDATE),
+        image_size=None if width is None else (width, height), reason=reason,
+        thumbnail=None if thumbnail is None else bytes(thumbnail), page=page or None,
     )
 
 

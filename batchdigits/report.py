@@ -57,6 +57,7 @@ class ItemRow:
     label: str | None = None  # the known text, if any
     review_reason: str | None = None
     digit_cells: tuple[DigitCell, ...] = ()  # for a picture of more than one digit
+    page: int | None = None  # the page of a multi-page file
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ class ReportView:
     pages: list[PageLink] = field(default_factory=list)  # empty when the report is one page
     total_rows: int = 0
     expected_digits: int | None = None
+    skipped: tuple[tuple[str, str], ...] = ()  # (path, reason) of the files in the folder not read
 
 
 def image_data_uri(data: bytes) -> str:
@@ -200,6 +202,7 @@ def item_rows(items: list[ItemResult], review_below: float = 0.0) -> list[ItemRo
                 label=label,
                 review_reason=item.review_reason,
                 digit_cells=digit_cells(item, review_below),
+                page=item.page,
             )
         )
     return rows
@@ -243,7 +246,7 @@ def digit_bars(summary: Summary) -> list[DigitBar]:
 
 def build_views(items: list[ItemResult], summary: Summary, run: RunCounts, model: dict,
                 review_below: float, title: str, *, expected_digits: int | None = None,
-                page_rows: int = PAGE_ROWS) -> list[ReportView]:
+                page_rows: int = PAGE_ROWS, skipped: list[tuple[str, str]] = ()) -> list[ReportView]:
     """The report's view-models: one per page of at most `page_rows` rows (one page for most scans)."""
     from markupsafe import Markup
 
@@ -266,6 +269,7 @@ def build_views(items: list[ItemResult], summary: Summary, run: RunCounts, model
         accuracy=accuracy(items),
         total_rows=len(rows),
         expected_digits=expected_digits,
+        skipped=tuple(skipped),
     )
     if len(rows) <= page_rows:
         return [whole]

@@ -12,8 +12,9 @@ from batchdigits.reading import DigitRead, Reading
 
 STATUSES = ("recognized", "no_digit", "failed")
 ALTERNATIVES = 3
-# results.json's schema: 2 added text, digits, review_reason, label and page to items (docs/results-schema.md).
-SCHEMA_VERSION = 2
+# results.json's schema: 2 added text, digits, review_reason, label and page to items; 3 reads
+# pages (an item per page of a PDF or multi-page TIFF) and lists the files skipped (docs/results-schema.md).
+SCHEMA_VERSION = 3
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -55,7 +56,8 @@ class RunCounts:
 
 @dataclass(frozen=True)
 class Summary:
-    """Counts over every current file; `review` is a subset of `recognized`."""
+    """Counts over every current result (a file, or a page of a multi-page file): `files` is
+    their number, `review` a subset of `recognized`; `skipped` the files not read."""
 
     files: int
     recognized: int
@@ -63,6 +65,7 @@ class Summary:
     no_digit: int
     failed: int
     by_digit: dict[str, int] = field(default_factory=dict)
+    skipped: int = 0  # files in the folder that are not read (discover.SkippedFile)
 
 
 def recognized_item(path: str, reading: Reading, review_below: float, thumbnail: bytes | None,
@@ -94,7 +97,7 @@ def recognized_item(path: str, reading: Reading, review_below: float, thumbnail:
     )
 
 
-def summarise(items: list[ItemResult]) -> Summary:
+def summarise(items: list[ItemResult], skipped: int = 0) -> Summary:
     """Counts per status, how many need review, and how often each digit ("0".."9") was read
     (in every recognized text; for one-digit images, the images per digit)."""
     recognized = [item for item in items if item.status == "recognized"]
@@ -109,6 +112,7 @@ def summarise(items: list[ItemResult]) -> Summary:
         no_digit=sum(1 for item in items if item.status == "no_digit"),
         failed=sum(1 for item in items if item.status == "failed"),
         by_digit=by_digit,
+        skipped=skipped,
     )
 
 
@@ -135,8 +139,10 @@ def item_record(item: ItemResult) -> dict:
     }
 
 
-def results_json(items: list[ItemResult], run: RunCounts, model: dict, summary: Summary) -> str:
-    """The results.json document (tool, model, run, summary, items), as text."""
+def results_json(items: list[ItemResult], run: RunCounts, model: dict, summary: Summary,
+                 skipped: list[tuple[str, str]] = ()) -> str:
+    """The results.json document (tool, model, run, summary, skipped: (path, reason) of the
+    files not read, items), as text."""
     document = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "batchdigits", "version": __version__},
@@ -155,7 +161,9 @@ def results_json(items: list[ItemResult], run: RunCounts, model: dict, summary: 
             "no_digit": summary.no_digit,
             "failed": summary.failed,
             "by_digit": summary.by_digit,
+            "skipped": summary.skipped,
         },
+        "skipped": [{"path": path, "reason": reason} for path, reason in skipped],
     }
     # One item per line, each through the C encoder: indent= would use the slow pure-Python one.
     head = ",\n".join(f" {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}" for key, value in document.items())

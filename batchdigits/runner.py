@@ -17,6 +17,7 @@ from batchdigits.errors import DecodeError
 MAX_FILE_BYTES = 256 * 1024 * 1024  # no digit image is this big; refuse before reading it
 FILES_PER_TASK = 16  # enough per task to hide process overhead, small enough to stream results
 INLINE_BELOW = 48  # fewer files than this: starting worker processes costs more than it saves
+PAGES_PER_TASK = 8  # pages of a document read by one task: a long PDF's pages spread over the workers
 
 
 @dataclass(frozen=True)
@@ -44,15 +45,20 @@ class ProcessedFile:
     sha256: str | None = None
     size: int = 0
     mtime_ns: int = 0
+    page: int | None = None  # 1-based page of a multi-page file this result is of
+    pages: tuple[ProcessedFile, ...] = ()  # outcome "pages": results of some pages of a document ...
+    page_count: int = 0  # ... which holds this many pages in all
 
 
 @dataclass(frozen=True)
 class FileJob:
-    """A file to process, with the content hash of the version already read (None: decode anyway)."""
+    """A file to process, with the content hash of the version already read (None: decode anyway).
+    With `pages` (0-based page indexes), those pages of a document whose hash is `known_sha256`."""
 
     path: Path
     known_sha256: str | None = None
     whole_only: bool = False  # read the picture as one digit (training folders), not as a number
+    pages: tuple[int, ...] | None = None
 
 
 def read_regular_file(path: Path) -> tuple[bytes, os.stat_result]:
@@ -72,9 +78,11 @@ def read_regular_file(path: Path) -> tuple[bytes, os.stat_result]:
         os.close(descriptor)
 
 
-def process_file(path: Path, known_sha256: str | None = None, whole_only: bool = False) -> ProcessedFile:
+def process_file(path: Path, known_sha256: str | None = None, whole_only: bool = False,
+                 pages: tuple[int, ...] | None = None) -> ProcessedFile:
     """Read one file, and unless its hash is `known_sha256`, decode it and find its digits
-    (with `whole_only`, read it as one digit); never raises."""
+    (with `whole_only`, read it as one digit); with `pages`, read those pages of the document
+    whose hash is `known_sha256` (outcome "retry" if it changed). Never raises."""
     try:
         data, info = read_regular_file(path)
     except (FileNotFoundError, PermissionError):
@@ -91,6 +99,10 @@ def process_file(path: Path, known_sha256: str | None = None, whole_only: bool =
         return ProcessedFile("retry", reason=f"cannot read the file now ({exc.strerror})")
     digest = hashlib.sha256(data).hexdigest()
     stamp = {"sha256": digest, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
+    if pages is not None:
+        if digest != known_sha256:
+            return ProcessedFile("retry", reason="the file changed while its pages were read")
+        return ProcessedFile("pages", pages=read_pages(data, pages, None), **stamp)
     if digest == known_sha256:
         return ProcessedFile("same", **stamp)
     return replace(process_bytes(data, whole_only), **stamp)
@@ -101,17 +113,68 @@ def process_bytes(data: bytes, whole_only: bool = False) -> ProcessedFile:
     never raises (bad bytes are a result, not a crash)."""
     # Imported here: a run with nothing to read never pays for Pillow, scipy and scikit-image.
     from batchdigits.decode import decode_image
-    from batchdigits.glyph import glyph_from_image
-    from batchdigits.reading import candidates
+    from batchdigits.documents import is_pdf, page_count
 
     if not data:
         return ProcessedFile("failed", reason="empty file (0 bytes)")
+    if not whole_only:
+        try:
+            count = page_count(data)
+        except DecodeError as exc:
+            return ProcessedFile("failed", reason=str(exc))
+        except Exception as exc:  # a reader's bug must not stop the run; report it on this file only
+            return ProcessedFile("failed", reason=f"cannot read the document ({type(exc).__name__})")
+        if count > 1 or is_pdf(data):
+            first = tuple(range(min(count, PAGES_PER_TASK)))
+            return ProcessedFile("pages", pages=read_pages(data, first, count), page_count=count)
     try:
         decoded = decode_image(data)
     except DecodeError as exc:
         return ProcessedFile("failed", reason=str(exc))
     except Exception as exc:  # a decoder bug must not stop the run; report it on this file only
         return ProcessedFile("failed", reason=f"cannot decode ({type(exc).__name__})")
+    return read_decoded(decoded, whole_only)
+
+
+def read_pages(data: bytes, indexes: tuple[int, ...], count: int | None) -> tuple[ProcessedFile, ...]:
+    """The results of pages `indexes` (0-based) of a PDF or multi-page file's bytes, each with its
+    1-based `page` (None when the document has one page: `count` 1)."""
+    from batchdigits.decode import decode_image, decode_picture
+    from batchdigits.documents import is_pdf, pdf_pages
+
+    def numbered(index: int, processed: ProcessedFile) -> ProcessedFile:
+        return replace(processed, page=None if count == 1 else index + 1)
+
+    results = []
+    if is_pdf(data):
+        try:
+            for index, picture in pdf_pages(data, indexes):
+                if isinstance(picture, DecodeError):
+                    results.append(numbered(index, ProcessedFile("failed", reason=str(picture))))
+                else:
+                    results.append(numbered(index, _read_guarded(lambda: decode_picture(picture))))
+        except DecodeError as exc:  # the document itself (it was read a moment ago)
+            results = [numbered(index, ProcessedFile("failed", reason=str(exc))) for index in indexes]
+        return tuple(results)
+    return tuple(numbered(index, _read_guarded(lambda: decode_image(data, frame=index))) for index in indexes)
+
+
+def _read_guarded(decode) -> ProcessedFile:
+    """read_decoded of what `decode()` gives, a failed result with the reason if it raises."""
+    try:
+        decoded = decode()
+    except DecodeError as exc:
+        return ProcessedFile("failed", reason=str(exc))
+    except Exception as exc:
+        return ProcessedFile("failed", reason=f"cannot decode ({type(exc).__name__})")
+    return read_decoded(decoded)
+
+
+def read_decoded(decoded, whole_only: bool = False) -> ProcessedFile:
+    """A decoded picture's candidate digits (with `whole_only`, its one glyph); never raises."""
+    from batchdigits.glyph import glyph_from_image
+    from batchdigits.reading import candidates
+
     try:
         if whole_only:
             glyph = glyph_from_image(decoded.rgb)
@@ -135,23 +198,24 @@ def process_bytes(data: bytes, whole_only: bool = False) -> ProcessedFile:
 
 def _process_many(jobs: Sequence[FileJob]) -> list[ProcessedFile]:
     """process_file over a list (one worker task)."""
-    return [process_file(job.path, job.known_sha256, job.whole_only) for job in jobs]
+    return [process_file(job.path, job.known_sha256, job.whole_only, job.pages) for job in jobs]
 
 
 def iter_processed(
-    files: Sequence[Path | FileJob], *, jobs: int
+    files: Sequence[Path | FileJob], *, jobs: int, per_task: int = FILES_PER_TASK, inline_below: int = INLINE_BELOW
 ) -> Iterator[tuple[int, ProcessedFile]]:
-    """Yield (index into `files`, result) for every file, in order, using `jobs` processes."""
+    """Yield (index into `files`, result) for every file, in order, using `jobs` processes
+    (`per_task` files to a task; fewer than `inline_below` files are read in this process)."""
     work = [item if isinstance(item, FileJob) else FileJob(item) for item in files]
-    if jobs == 1 or len(work) < INLINE_BELOW:
+    if jobs == 1 or len(work) < inline_below:
         for index, job in enumerate(work):
-            yield index, process_file(job.path, job.known_sha256, job.whole_only)
+            yield index, process_file(job.path, job.known_sha256, job.whole_only, job.pages)
         return
     from joblib import Parallel, delayed
 
-    starts = range(0, len(work), FILES_PER_TASK)
+    starts = range(0, len(work), per_task)
     results = Parallel(n_jobs=jobs, return_as="generator")(
-        delayed(_process_many)(work[start : start + FILES_PER_TASK]) for start in starts
+        delayed(_process_many)(work[start : start + per_task]) for start in starts
     )
     for start, batch in zip(starts, results):
         for offset, processed in enumerate(batch):

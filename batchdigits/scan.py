@@ -18,19 +18,20 @@ import numpy as np
 
 from batchdigits import __version__
 from batchdigits.atomic import write_atomically
-from batchdigits.discover import FoundFile, display_path, find_images
+from batchdigits.discover import FoundFile, SkippedFile, display_path, find_images
 from batchdigits.errors import BatchDigitsError, ExitCode, LockedError, OutputFolderError
 from batchdigits.labels import item_label, read_labels_file
 from batchdigits.ledger import Entry, Ledger, Stamp, open_ledger, path_key
 from batchdigits.model import LoadedModel, ModelCard, unpickle_model, verify_model
 from batchdigits.reading import best_reading, classify
 from batchdigits.results import ItemResult, RunCounts, Summary, recognized_item, results_csv, results_json, summarise
-from batchdigits.runner import FileJob, ProcessedFile, iter_processed
+from batchdigits.runner import PAGES_PER_TASK, FileJob, ProcessedFile, iter_processed
 
 # Measured on the dev sets (docs/model.md, "Confidence and review"): below this, a person should look.
 DEFAULT_REVIEW_BELOW = 0.94
 LOCK_NAME = ".batchdigits.lock"
 CLASSIFY_BATCH = 256  # glyphs classified together: one predict_proba call amortises its overhead
+DOCUMENTS_AT_ONCE = 16  # long documents whose first pages are held while their other pages are read
 
 
 class UsageError(BatchDigitsError):
@@ -165,6 +166,7 @@ def read_and_record(
     glyphs: list[tuple[bytes, ProcessedFile]] = []
     others: list[Entry] = []
     restamps: list[tuple[bytes, int, int]] = []
+    documents: list[tuple[bytes, FoundFile, ProcessedFile]] = []  # waiting for their other pages
 
     def commit() -> None:
         entries = list(others)
@@ -178,6 +180,38 @@ def read_and_record(
         others.clear()
         restamps.clear()
 
+    def keep(key: bytes, processed: ProcessedFile) -> None:
+        """Hold a file's results (every page of a document) for the next commit."""
+        for page in processed.pages or (processed,):
+            page = replace(page, sha256=processed.sha256, size=processed.size, mtime_ns=processed.mtime_ns)
+            counts.failed += page.outcome == "failed"
+            if page.outcome == "glyph":
+                glyphs.append((key, page))
+            else:
+                others.append(_entry(key, page, model_sha256, None))
+
+    def finish_documents() -> None:
+        """Read the other pages of the documents held, spread over the workers, and keep them whole."""
+        later = [(number, FileJob(item.absolute, first.sha256, pages=tuple(range(start, min(start + PAGES_PER_TASK, first.page_count)))))
+                 for number, (_, item, first) in enumerate(documents)
+                 for start in range(len(first.pages), first.page_count, PAGES_PER_TASK)]
+        results = [list(first.pages) for _, _, first in documents]
+        changed = set()
+        for index, processed in iter_processed([job for _, job in later], jobs=jobs, per_task=1, inline_below=2):
+            number = later[index][0]
+            if processed.outcome == "pages":
+                results[number].extend(processed.pages)
+            else:
+                changed.add(number)
+        for number, (key, _, first) in enumerate(documents):
+            if number in changed:  # it changed while it was read: a later run reads it whole
+                counts.decoded -= 1
+                counts.retry += 1
+                continue
+            keep(key, replace(first, pages=tuple(results[number])))
+        documents.clear()
+        commit()
+
     work = [FileJob(item.absolute, known) for item, known in to_read]
     for done, (index, processed) in enumerate(iter_processed(work, jobs=jobs), 1):
         key = path_key(to_read[index][0].path)
@@ -188,15 +222,16 @@ def read_and_record(
             restamps.append((key, processed.size, processed.mtime_ns))
         else:
             counts.decoded += 1
-            counts.failed += processed.outcome == "failed"
-            if processed.outcome == "glyph":
-                glyphs.append((key, processed))
+            if processed.outcome == "pages" and processed.page_count > len(processed.pages):
+                documents.append((key, to_read[index][0], processed))
             else:
-                others.append(_entry(key, processed, model_sha256, None))
+                keep(key, processed)
+        if len(documents) >= DOCUMENTS_AT_ONCE:
+            finish_documents()
         if len(glyphs) + len(others) + len(restamps) >= CLASSIFY_BATCH:
             commit()
         progress(done)
-    commit()
+    finish_documents()
     return counts
 
 
@@ -210,6 +245,7 @@ def _entry(key: bytes, processed: ProcessedFile, model_sha256: str, candidates: 
         image_size=processed.image_size,
         reason=processed.reason,
         thumbnail=processed.thumbnail,
+        page=processed.page,
     )
 
 
@@ -220,31 +256,31 @@ def current_items(found: list[FoundFile], entries: dict[bytes, Entry], model_sha
     its digits read from the stored candidates (`digits` of them, if given), and its known text."""
     items = []
     for item in found:
-        entry = entries.get(path_key(item.path))
-        if entry is None or entry.stamp.model != model_sha256:
-            continue
         path = display_path(item.path)
-        label = item_label(path, labels)
-        reading = best_reading(entry.candidates, digits) if entry.status == "glyph" else None
-        if reading is not None:
-            result = recognized_item(path, reading, review_below, entry.thumbnail, entry.image_size)
-        elif entry.status == "glyph":
-            result = ItemResult(path=path, status="no_digit", reason="no digit found", thumbnail=entry.thumbnail)
-        else:
-            result = ItemResult(path=path, status=entry.status, reason=entry.reason, thumbnail=entry.thumbnail)
-        items.append(replace(result, label=label) if label is not None else result)
+        for entry in entries.get(path_key(item.path), ()):
+            if entry.stamp.model != model_sha256:
+                continue
+            label = item_label(path, labels, entry.page)
+            reading = best_reading(entry.candidates, digits) if entry.status == "glyph" else None
+            if reading is not None:
+                result = recognized_item(path, reading, review_below, entry.thumbnail, entry.image_size)
+            elif entry.status == "glyph":
+                result = ItemResult(path=path, status="no_digit", reason="no digit found", thumbnail=entry.thumbnail)
+            else:
+                result = ItemResult(path=path, status=entry.status, reason=entry.reason, thumbnail=entry.thumbnail)
+            items.append(replace(result, label=label, page=entry.page))
     return items
 
 
 def report_fingerprint(options: ScanOptions, model_sha256: str, found: list[FoundFile],
-                       stamps: dict[bytes, Stamp], labels: dict[str, str] | None) -> str:
+                       stamps: dict[bytes, Stamp], labels: dict | None, skipped: list = ()) -> str:
     """A digest of everything report.html and results.csv show; equal digests mean equal reports.
 
     A file's result follows from its content and the model, so its stamp's hash stands for it.
     """
-    known = sorted((labels or {}).items())
+    known = sorted((repr(key), text) for key, text in (labels or {}).items())
     settings = (f"{__version__}|{model_sha256}|{options.review_below}|{options.digits}|"
-                f"{report_title(options)}|{known}")
+                f"{report_title(options)}|{known}|{skipped}")
     digest = hashlib.sha256(settings.encode())
     for item in found:
         key = path_key(item.path)
@@ -268,7 +304,9 @@ def scan(
     """
     started = now_utc()
     labels = read_labels_file(options.labels_file) if options.labels_file is not None else None
-    found = find_images(options.input_dir, recursive=options.recursive, exclude=options.out_dir)
+    passed: list[SkippedFile] = []
+    found = find_images(options.input_dir, recursive=options.recursive, exclude=options.out_dir, skipped=passed)
+    skipped = [(display_path(item.path), item.reason) for item in passed]
     prepare_output(options.input_dir, options.out_dir)
     with output_lock(options.out_dir):
         card, payload = verify_model(options.model_path)
@@ -291,16 +329,16 @@ def scan(
                 counts = read_and_record(plan.to_read, load_model_once, ledger, model_sha256=card.sha256,
                                          jobs=options.jobs, processed_at=started, progress=progress)
                 stamps = ledger.stamps()
-            fingerprint = report_fingerprint(options, card.sha256, found, stamps, labels)
+            fingerprint = report_fingerprint(options, card.sha256, found, stamps, labels, skipped)
             unchanged_report = ledger.get_meta("report") == fingerprint and all(
                 (options.out_dir / name).exists() for name in ("report.html", "results.csv"))
             entries = ledger.entries(thumbnails=not unchanged_report)
             items = current_items(found, entries, card.sha256, options.review_below, options.digits, labels)
-            summary = summarise(items)
+            summary = summarise(items, len(skipped))
             run = RunCounts(started=started, processed=counts.decoded, unchanged=plan.unchanged + counts.same,
                             pending=plan.young + counts.retry, failed=counts.failed)
             report_path = write_outputs(options, items, summary, run, model_summary(card),
-                                        report=not unchanged_report)
+                                        report=not unchanged_report, skipped=skipped)
             ledger.set_meta("report", fingerprint)
     exit_code = ExitCode.FILES_FAILED if counts.failed else ExitCode.OK
     return ScanOutcome(report_path=report_path, summary=summary, run=run, exit_code=exit_code,
@@ -321,16 +359,16 @@ def report_title(options: ScanOptions) -> str:
 
 
 def write_outputs(options: ScanOptions, items: list[ItemResult], summary: Summary, run: RunCounts,
-                  model: dict, *, report: bool = True) -> Path:
+                  model: dict, *, report: bool = True, skipped: list[tuple[str, str]] = ()) -> Path:
     """Write results.json (and unless `report` is False, results.csv and the report pages) atomically."""
     out = options.out_dir
     try:
-        write_atomically(out / "results.json", results_json(items, run, model, summary).encode("utf-8"))
+        write_atomically(out / "results.json", results_json(items, run, model, summary, skipped).encode("utf-8"))
         if report:
             from batchdigits.report import build_views, page_name, render_report  # jinja2 only when needed
 
             views = build_views(items, summary, run, model, options.review_below, report_title(options),
-                                expected_digits=options.digits)
+                                expected_digits=options.digits, skipped=skipped)
             write_atomically(out / "results.csv", results_csv(items).encode("utf-8"))
             # Later pages first, so that report.html never links to a page that is not there yet.
             for number, view in reversed(list(enumerate(views, 1))):
