@@ -10,6 +10,7 @@ content only (no forms, no JavaScript, no links).
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from collections.abc import Iterator, Sequence
 
@@ -60,10 +61,12 @@ def _open_pdf(data: bytes):
 
     try:
         return _Closing(pdfium.PdfDocument(data))
-    except pdfium.PdfiumError as exc:
-        text = str(exc).lower()
-        if "password" in text:
+    except pdfium.PdfiumError:
+        # PDFium's error code outlives the call that set it, so the reason is read off the bytes.
+        if b"/Encrypt" in data:
             raise DecodeError("encrypted PDF: it needs a password") from None
+        if re.search(rb"/Count\s+0\b", data) and not re.search(rb"/Count\s+[1-9]", data):
+            raise DecodeError("the document has no pages") from None
         raise DecodeError("damaged or truncated PDF (PDFium cannot load it)") from None
 
 

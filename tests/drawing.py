@@ -59,3 +59,53 @@ def number_image(
     boxes = make_samples.draw_number(text, image, (pad, pad), height=height, width=width, ink=ink,
                                      rng=np.random.default_rng(seed), gap=gap)
     return image, boxes
+
+
+def pdf_document(
+    pictures: list[Image.Image],
+    *,
+    points_per_pixel: float = 0.5,
+    catalog_extra: str = "",
+    page_extra: str = "",
+    page_size: tuple[float, float] | None = None,
+    encrypted: bool = False,
+) -> bytes:
+    """A PDF written by hand: one page per picture (an uncompressed image filling the page), with
+    optional extra catalog and page entries (JavaScript, links), a forced page size in points, or
+    a Standard security handler whose password nobody knows."""
+    objects: list[bytes] = []  # object n is objects[n - 1]
+
+    def add(body: bytes) -> int:
+        objects.append(body)
+        return len(objects)
+
+    add(b"")  # 1: catalog, filled in below
+    add(b"")  # 2: the page tree
+    kids = []
+    for picture in pictures:
+        rgb = picture.convert("RGB")
+        width, height = page_size or (rgb.width * points_per_pixel, rgb.height * points_per_pixel)
+        data = rgb.tobytes()
+        image = add(b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceRGB "
+                    b"/BitsPerComponent 8 /Length %d >>\nstream\n" % (rgb.width, rgb.height, len(data))
+                    + data + b"\nendstream")
+        content = f"q {width:.2f} 0 0 {height:.2f} 0 0 cm /Im0 Do Q".encode()
+        stream = add(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
+        kids.append(add(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {width:.2f} {height:.2f}] "
+                        f"/Resources << /XObject << /Im0 {image} 0 R >> >> /Contents {stream} 0 R {page_extra} >>".encode()))
+    objects[0] = f"<< /Type /Catalog /Pages 2 0 R {catalog_extra} >>".encode()
+    objects[1] = f"<< /Type /Pages /Kids [{' '.join(f'{kid} 0 R' for kid in kids)}] /Count {len(kids)} >>".encode()
+    trailer_extra = ""
+    if encrypted:
+        key = add(b"<< /Filter /Standard /V 1 /R 2 /O <" + b"ab" * 32 + b"> /U <" + b"cd" * 32 + b"> /P -44 >>")
+        trailer_extra = f" /Encrypt {key} 0 R /ID [<{'01' * 16}> <{'01' * 16}>]"
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R{trailer_extra} >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)

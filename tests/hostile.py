@@ -151,7 +151,8 @@ def _broken_files() -> dict[str, tuple[str, bytes]]:
         "zero-bytes.png": ("empty", b""),
         "text-saved-as.png": ("not an image", b"just some notes, not a picture\n"),
         "html-saved-as.png": ("not an image", b"<html><script>alert(1)</script></html>"),
-        "pdf-renamed.jpg": ("not an image", b"%PDF-1.7\n1 0 obj << >> endobj\n"),
+        # Read as what it is, whatever its name says: a PDF (a broken one).
+        "pdf-renamed.jpg": ("damaged or truncated PDF", b"%PDF-1.7\n1 0 obj << >> endobj\n"),
         "truncated.png": ("corrupt or truncated", plain[: len(plain) // 2]),
         "truncated.jpg": ("corrupt or truncated", jpeg[: len(jpeg) // 2]),
         "corrupt-data.png": ("corrupt or truncated", png_with_corrupt_data(digit_image(7, width=9))),

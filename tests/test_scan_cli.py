@@ -53,9 +53,9 @@ def test_results_json_follows_the_contract(samples_scan):
     assert set(document["run"]) == {"started", "processed", "unchanged", "pending", "failed"}
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", document["run"]["started"])
     summary = document["summary"]
-    assert set(summary) == {"files", "recognized", "review", "no_digit", "failed", "by_digit"}
+    assert set(summary) == {"files", "recognized", "review", "no_digit", "failed", "by_digit", "skipped"}
     items = document["items"]
-    assert document["schema_version"] == 2
+    assert document["schema_version"] == 3
     assert summary["files"] == len(items) == 28
     assert summary["recognized"] + summary["no_digit"] + summary["failed"] == summary["files"]
     assert sum(summary["by_digit"].values()) == sum(len(item["digits"] or []) for item in items)
