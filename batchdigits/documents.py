@@ -112,7 +112,9 @@ def _render(pdf, index: int) -> Image.Image:
 
 
 def _frame_count(data: bytes) -> int:
-    """Frames of a picture file (1 for most); DecodeError for what Pillow cannot read."""
+    """Frames of a picture file (1 for most, and for what Pillow cannot read: decoding says why)."""
+    if data.startswith((b"\xff\xd8", b"BM")) or (data.startswith(b"\x89PNG") and b"acTL" not in data[:65536]):
+        return 1  # JPEG and BMP hold one picture, a PNG without an animation chunk too: no second open
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
