@@ -127,13 +127,7 @@ def process_bytes(data: bytes, whole_only: bool = False) -> ProcessedFile:
         if count > 1 or is_pdf(data):
             first = tuple(range(min(count, PAGES_PER_TASK)))
             return ProcessedFile("pages", pages=read_pages(data, first, count), page_count=count)
-    try:
-        decoded = decode_image(data)
-    except DecodeError as exc:
-        return ProcessedFile("failed", reason=str(exc))
-    except Exception as exc:  # a decoder bug must not stop the run; report it on this file only
-        return ProcessedFile("failed", reason=f"cannot decode ({type(exc).__name__})")
-    return read_decoded(decoded, whole_only)
+    return _read_guarded(lambda: decode_image(data), whole_only)
 
 
 def read_pages(data: bytes, indexes: tuple[int, ...], count: int | None) -> tuple[ProcessedFile, ...]:
@@ -159,15 +153,15 @@ def read_pages(data: bytes, indexes: tuple[int, ...], count: int | None) -> tupl
     return tuple(numbered(index, _read_guarded(lambda: decode_image(data, frame=index))) for index in indexes)
 
 
-def _read_guarded(decode) -> ProcessedFile:
+def _read_guarded(decode, whole_only: bool = False) -> ProcessedFile:
     """read_decoded of what `decode()` gives, a failed result with the reason if it raises."""
     try:
         decoded = decode()
     except DecodeError as exc:
         return ProcessedFile("failed", reason=str(exc))
-    except Exception as exc:
+    except Exception as exc:  # a decoder bug must not stop the run; report it on this file only
         return ProcessedFile("failed", reason=f"cannot decode ({type(exc).__name__})")
-    return read_decoded(decoded)
+    return read_decoded(decoded, whole_only)
 
 
 def read_decoded(decoded, whole_only: bool = False) -> ProcessedFile:
