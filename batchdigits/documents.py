@@ -9,10 +9,10 @@ content only (no forms, no JavaScript, no links).
 
 from __future__ import annotations
 
-import io
 import re
 import warnings
 from collections.abc import Iterator, Sequence
+from typing import BinaryIO
 
 from PIL import Image
 
@@ -29,14 +29,16 @@ def is_pdf(data: bytes) -> bool:
     return b"%PDF-" in data[:1024]
 
 
-def page_count(data: bytes) -> int:
-    """How many pages (PDF) or frames (TIFF, GIF, WebP) a file holds; raises DecodeError with the
-    reason when it cannot be read, holds none, or holds more than MAX_PAGES."""
-    if is_pdf(data):
-        with _open_pdf(data) as pdf:
+def page_count(stream: BinaryIO) -> int:
+    """How many pages (PDF) or frames (TIFF, GIF, WebP) a file (a seekable binary stream) holds;
+    raises DecodeError with the reason when it cannot be read, holds none, or more than MAX_PAGES."""
+    stream.seek(0)
+    head = stream.read(1 << 16)
+    if is_pdf(head):
+        with _open_pdf(stream) as pdf:
             count = len(pdf)
     else:
-        count = _frame_count(data)
+        count = _frame_count(stream, head)
     if count == 0:
         raise DecodeError("the document has no pages")
     if count > MAX_PAGES:
@@ -44,10 +46,10 @@ def page_count(data: bytes) -> int:
     return count
 
 
-def pdf_pages(data: bytes, indexes: Sequence[int]) -> Iterator[tuple[int, Image.Image | DecodeError]]:
+def pdf_pages(stream: BinaryIO, indexes: Sequence[int]) -> Iterator[tuple[int, Image.Image | DecodeError]]:
     """(0-based page index, its RGB picture cropped to the ink, or the reason it cannot be
-    rendered) for each of `indexes` of a PDF, opened once."""
-    with _open_pdf(data) as pdf:
+    rendered) for each of `indexes` of a PDF (a seekable binary stream), opened once."""
+    with _open_pdf(stream) as pdf:
         for index in indexes:
             try:
                 yield index, _render(pdf, index)
@@ -55,14 +57,19 @@ def pdf_pages(data: bytes, indexes: Sequence[int]) -> Iterator[tuple[int, Image.
                 yield index, exc
 
 
-def _open_pdf(data: bytes):
-    """A PDFium document over the bytes (a context manager), or DecodeError with the reason."""
+def _open_pdf(stream: BinaryIO):
+    """A PDFium document over a stream (a context manager), or DecodeError with the reason."""
     import pypdfium2 as pdfium  # only when a folder holds a PDF
 
+    stream.seek(0)
     try:
-        return _Closing(pdfium.PdfDocument(data))
+        # PDFium reads what it needs from the stream: a long document is never in memory whole.
+        return _Closing(pdfium.PdfDocument(stream))
     except pdfium.PdfiumError:
-        # PDFium's error code outlives the call that set it, so the reason is read off the bytes.
+        # PDFium's error code outlives the call that set it, so the reason is read off the bytes
+        # (a failed file only; its size was checked before it was opened).
+        stream.seek(0)
+        data = stream.read()
         if b"/Encrypt" in data:
             raise DecodeError("encrypted PDF: it needs a password") from None
         if re.search(rb"/Count\s+0\b", data) and not re.search(rb"/Count\s+[1-9]", data):
@@ -111,14 +118,15 @@ def _render(pdf, index: int) -> Image.Image:
     return crop_to_ink(picture)
 
 
-def _frame_count(data: bytes) -> int:
-    """Frames of a picture file (1 for most, and for what Pillow cannot read: decoding says why)."""
-    if data.startswith((b"\xff\xd8", b"BM")) or (data.startswith(b"\x89PNG") and b"acTL" not in data[:65536]):
+def _frame_count(stream: BinaryIO, head: bytes) -> int:
+    """Frames of a picture file (1 for most, and for what Pillow cannot read: decoding says why);
+    `head` is the start of the stream, up to 64 KiB."""
+    if head.startswith((b"\xff\xd8", b"BM")) or (head.startswith(b"\x89PNG") and b"acTL" not in head):
         return 1  # JPEG and BMP hold one picture, a PNG without an animation chunk too: no second open
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as image:
+            with Image.open(stream, formats=ALLOWED_FORMATS) as image:
                 return int(getattr(image, "n_frames", 1))
         except Exception:
             return 1  # decoding proper says what is wrong with it

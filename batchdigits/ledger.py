@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +70,11 @@ class Entry:
     page: int | None = None
 
 
+# The size (and mtime) on a document's rows while the rest of its pages are read: no file has
+# it, so a run stopped part-way reads the document whole again.
+UNFINISHED_SIZE = -1
+
+
 def path_key(relative: str) -> bytes:
     """The ledger key of a relative path: its bytes on disk (undecodable names stay distinct)."""
     return relative.encode("utf-8", "surrogateescape")
@@ -98,8 +103,9 @@ class Ledger:
         rows = self._db.execute("SELECT path, size, mtime_ns, sha256, model FROM files")
         return {bytes(row[0]): Stamp(row[1], row[2], row[3], row[4]) for row in rows}
 
-    def record(self, entries: Iterable[Entry], processed_at: str) -> None:
-        """Store results, in one transaction: a file's entries (all its pages) replace all it had."""
+    def record(self, entries: Iterable[Entry], processed_at: str, *, adding_to: Collection[bytes] = ()) -> None:
+        """Store results, in one transaction: a file's entries (all its pages) replace all it had,
+        unless its key is in `adding_to` (a document recorded in parts: these pages add to it)."""
         entries = list(entries)
         rows = [
             (
@@ -113,7 +119,8 @@ class Ledger:
         ]
         if rows:
             with self._db:
-                self._db.executemany("DELETE FROM files WHERE path = ?", [(key,) for key in {e.key for e in entries}])
+                replaced = {entry.key for entry in entries} - set(adding_to)
+                self._db.executemany("DELETE FROM files WHERE path = ?", [(key,) for key in replaced])
                 self._db.executemany("INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
 
     def restamp(self, moves: Iterable[tuple[bytes, int, int]]) -> None:
@@ -121,6 +128,13 @@ class Ledger:
         with self._db:
             self._db.executemany("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?",
                                  [(size, mtime_ns, key) for key, size, mtime_ns in moves])
+
+    def seal(self, stamps: Iterable[tuple[bytes, Stamp]]) -> None:
+        """Give documents recorded in parts their stamps (key, stamp) once every page is in; until
+        then their rows hold UNFINISHED_SIZE, so a run stopped part-way reads them whole again."""
+        with self._db:
+            self._db.executemany("UPDATE files SET size = ?, mtime_ns = ?, sha256 = ?, model = ? WHERE path = ?",
+                                 [(stamp.size, stamp.mtime_ns, stamp.sha256, stamp.model, key) for key, stamp in stamps])
 
     def forget(self, keys: Iterable[bytes]) -> None:
         """Drop the rows of files that are gone."""

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import os
 import stat
 from collections.abc import Iterator, Sequence
+from typing import BinaryIO
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -53,16 +55,19 @@ class ProcessedFile:
 @dataclass(frozen=True)
 class FileJob:
     """A file to process, with the content hash of the version already read (None: decode anyway).
-    With `pages` (0-based page indexes), those pages of a document whose hash is `known_sha256`."""
+    With `pages` (0-based page indexes), those pages of a document whose hash is `known_sha256`
+    and (size, mtime_ns) `known_version`."""
 
     path: Path
     known_sha256: str | None = None
     whole_only: bool = False  # read the picture as one digit (training folders), not as a number
     pages: tuple[int, ...] | None = None
+    known_version: tuple[int, int] | None = None
 
 
-def read_regular_file(path: Path) -> tuple[bytes, os.stat_result]:
-    """The bytes of a regular file and its stat, without following a symlink or blocking on a FIFO."""
+def open_regular_file(path: Path) -> tuple[BinaryIO, os.stat_result]:
+    """A regular file opened for reading (a buffered stream, the caller closes it) and its stat,
+    without following a symlink or blocking on a FIFO; DecodeError if not regular or too large."""
     descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
         info = os.fstat(descriptor)
@@ -70,21 +75,20 @@ def read_regular_file(path: Path) -> tuple[bytes, os.stat_result]:
             raise DecodeError("not a regular file")
         if info.st_size > MAX_FILE_BYTES:
             raise DecodeError(f"too large: {info.st_size:,} bytes")
-        chunks = []
-        while chunk := os.read(descriptor, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks), info
-    finally:
+        return os.fdopen(descriptor, "rb", buffering=1 << 20), info
+    except BaseException:
         os.close(descriptor)
+        raise
 
 
 def process_file(path: Path, known_sha256: str | None = None, whole_only: bool = False,
-                 pages: tuple[int, ...] | None = None) -> ProcessedFile:
+                 pages: tuple[int, ...] | None = None, known_version: tuple[int, int] | None = None) -> ProcessedFile:
     """Read one file, and unless its hash is `known_sha256`, decode it and find its digits
     (with `whole_only`, read it as one digit); with `pages`, read those pages of the document
-    whose hash is `known_sha256` (outcome "retry" if it changed). Never raises."""
+    whose hash is `known_sha256` and (size, mtime_ns) `known_version` (outcome "retry" if it
+    changed). Never raises."""
     try:
-        data, info = read_regular_file(path)
+        stream, info = open_regular_file(path)
     except (FileNotFoundError, PermissionError):
         return ProcessedFile("retry", reason="the file vanished or cannot be read now")
     except DecodeError as exc:  # refused unread (too big, not a regular file): stamp it from lstat
@@ -97,42 +101,81 @@ def process_file(path: Path, known_sha256: str | None = None, whole_only: bool =
         if exc.errno == errno.ELOOP:  # replaced by a symlink after listing: never followed
             return ProcessedFile("retry", reason="a symbolic link, not followed")
         return ProcessedFile("retry", reason=f"cannot read the file now ({exc.strerror})")
-    digest = hashlib.sha256(data).hexdigest()
-    stamp = {"sha256": digest, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
-    if pages is not None:
-        if digest != known_sha256:
+    with stream:
+        try:
+            return _process_open(stream, info, known_sha256, whole_only, pages, known_version)
+        except OSError as exc:  # an I/O error part-way: not the file's fault, a later run tries again
+            return ProcessedFile("retry", reason=f"cannot read the file now ({exc.strerror or exc})")
+
+
+def _process_open(stream: BinaryIO, info: os.stat_result, known_sha256: str | None, whole_only: bool,
+                  pages: tuple[int, ...] | None, known_version: tuple[int, int] | None) -> ProcessedFile:
+    """process_file of a file open as `stream`, whose stat is `info`."""
+    from batchdigits.documents import is_pdf
+
+    version = (info.st_size, info.st_mtime_ns)
+    if pages is not None:  # more pages of a document an earlier task hashed: its stamp stands for the hash
+        if version != known_version:
             return ProcessedFile("retry", reason="the file changed while its pages were read")
-        return ProcessedFile("pages", pages=read_pages(data, pages, None), **stamp)
-    if digest == known_sha256:
+        return _unless_changed(stream, version, ProcessedFile(
+            "pages", pages=read_pages(stream, pages, None), sha256=known_sha256, size=version[0], mtime_ns=version[1]))
+    head = stream.read(1024)
+    stream.seek(0)
+    if is_pdf(head) and not whole_only:
+        # Hashed in chunks and rendered page by page from the file: a long PDF is never in memory whole.
+        digest = hashlib.sha256()
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+        stamp = {"sha256": digest.hexdigest(), "size": version[0], "mtime_ns": version[1]}
+        if stamp["sha256"] == known_sha256:
+            return ProcessedFile("same", **stamp)
+        return _unless_changed(stream, version, replace(process_stream(stream), **stamp))
+    data = stream.read()
+    stamp = {"sha256": hashlib.sha256(data).hexdigest(), "size": version[0], "mtime_ns": version[1]}
+    if stamp["sha256"] == known_sha256:
         return ProcessedFile("same", **stamp)
     return replace(process_bytes(data, whole_only), **stamp)
+
+
+def _unless_changed(stream: BinaryIO, version: tuple[int, int], processed: ProcessedFile) -> ProcessedFile:
+    """`processed`, or "retry" if the file read from `stream` changed (size, mtime) while it was read."""
+    info = os.fstat(stream.fileno())
+    if (info.st_size, info.st_mtime_ns) != version:
+        return ProcessedFile("retry", reason="the file changed while it was read")
+    return processed
 
 
 def process_bytes(data: bytes, whole_only: bool = False) -> ProcessedFile:
     """Decode a file's bytes and find its candidate digits (with `whole_only`, its one glyph);
     never raises (bad bytes are a result, not a crash)."""
+    if not data:
+        return ProcessedFile("failed", reason="empty file (0 bytes)")
+    return process_stream(io.BytesIO(data), whole_only)
+
+
+def process_stream(stream: BinaryIO, whole_only: bool = False) -> ProcessedFile:
+    """process_bytes of a seekable binary stream (a file's bytes or the open file itself)."""
     # Imported here: a run with nothing to read never pays for Pillow, scipy and scikit-image.
     from batchdigits.decode import decode_image
     from batchdigits.documents import is_pdf, page_count
 
-    if not data:
-        return ProcessedFile("failed", reason="empty file (0 bytes)")
     if not whole_only:
         try:
-            count = page_count(data)
+            count = page_count(stream)
         except DecodeError as exc:
             return ProcessedFile("failed", reason=str(exc))
         except Exception as exc:  # a reader's bug must not stop the run; report it on this file only
             return ProcessedFile("failed", reason=f"cannot read the document ({type(exc).__name__})")
-        if count > 1 or is_pdf(data):
+        stream.seek(0)
+        if count > 1 or is_pdf(stream.read(1024)):
             first = tuple(range(min(count, PAGES_PER_TASK)))
-            return ProcessedFile("pages", pages=read_pages(data, first, count), page_count=count)
-    return _read_guarded(lambda: decode_image(data), whole_only)
+            return ProcessedFile("pages", pages=read_pages(stream, first, count), page_count=count)
+    return _read_guarded(lambda: decode_image(stream), whole_only)
 
 
-def read_pages(data: bytes, indexes: tuple[int, ...], count: int | None) -> tuple[ProcessedFile, ...]:
-    """The results of pages `indexes` (0-based) of a PDF or multi-page file's bytes, each with its
-    1-based `page` (None when the document has one page: `count` 1)."""
+def read_pages(stream: BinaryIO, indexes: tuple[int, ...], count: int | None) -> tuple[ProcessedFile, ...]:
+    """The results of pages `indexes` (0-based) of a PDF or multi-page file (a seekable binary
+    stream), each with its 1-based `page` (None when the document has one page: `count` 1)."""
     from batchdigits.decode import decode_image, decode_picture
     from batchdigits.documents import is_pdf, pdf_pages
 
@@ -140,9 +183,10 @@ def read_pages(data: bytes, indexes: tuple[int, ...], count: int | None) -> tupl
         return replace(processed, page=None if count == 1 else index + 1)
 
     results = []
-    if is_pdf(data):
+    stream.seek(0)
+    if is_pdf(stream.read(1024)):
         try:
-            for index, picture in pdf_pages(data, indexes):
+            for index, picture in pdf_pages(stream, indexes):
                 if isinstance(picture, DecodeError):
                     results.append(numbered(index, ProcessedFile("failed", reason=str(picture))))
                 else:
@@ -150,7 +194,7 @@ def read_pages(data: bytes, indexes: tuple[int, ...], count: int | None) -> tupl
         except DecodeError as exc:  # the document itself (it was read a moment ago)
             results = [numbered(index, ProcessedFile("failed", reason=str(exc))) for index in indexes]
         return tuple(results)
-    return tuple(numbered(index, _read_guarded(lambda: decode_image(data, frame=index))) for index in indexes)
+    return tuple(numbered(index, _read_guarded(lambda: decode_image(stream, frame=index))) for index in indexes)
 
 
 def _read_guarded(decode, whole_only: bool = False) -> ProcessedFile:
@@ -192,7 +236,7 @@ def read_decoded(decoded, whole_only: bool = False) -> ProcessedFile:
 
 def _process_many(jobs: Sequence[FileJob]) -> list[ProcessedFile]:
     """process_file over a list (one worker task)."""
-    return [process_file(job.path, job.known_sha256, job.whole_only, job.pages) for job in jobs]
+    return [process_file(job.path, job.known_sha256, job.whole_only, job.pages, job.known_version) for job in jobs]
 
 
 def iter_processed(
@@ -203,7 +247,7 @@ def iter_processed(
     work = [item if isinstance(item, FileJob) else FileJob(item) for item in files]
     if jobs == 1 or len(work) < inline_below:
         for index, job in enumerate(work):
-            yield index, process_file(job.path, job.known_sha256, job.whole_only, job.pages)
+            yield index, process_file(job.path, job.known_sha256, job.whole_only, job.pages, job.known_version)
         return
     from joblib import Parallel, delayed
 

@@ -8,6 +8,7 @@ import hashlib
 import os
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -21,7 +22,7 @@ from batchdigits.atomic import write_atomically
 from batchdigits.discover import FoundFile, SkippedFile, display_path, find_images
 from batchdigits.errors import BatchDigitsError, ExitCode, LockedError, OutputFolderError
 from batchdigits.labels import item_label, read_labels_file
-from batchdigits.ledger import Entry, Ledger, Stamp, open_ledger, path_key
+from batchdigits.ledger import UNFINISHED_SIZE, Entry, Ledger, Stamp, open_ledger, path_key
 from batchdigits.model import LoadedModel, ModelCard, unpickle_model, verify_model
 from batchdigits.reading import best_reading, classify
 from batchdigits.results import ItemResult, RunCounts, Summary, recognized_item, results_csv, results_json, summarise
@@ -167,6 +168,9 @@ def read_and_record(
     others: list[Entry] = []
     restamps: list[tuple[bytes, int, int]] = []
     documents: list[tuple[bytes, FoundFile, ProcessedFile]] = []  # waiting for their other pages
+    unfinished: set[bytes] = set()  # documents whose first pages are recorded: later pages add to them
+    seals: list[tuple[bytes, Stamp]] = []  # documents whose last pages are in this batch
+    forgets: list[bytes] = []  # documents that changed while their pages were read
 
     def commit() -> None:
         entries = list(others)
@@ -174,41 +178,60 @@ def read_and_record(
             classify([processed.candidates for _, processed in glyphs],
                      [processed.candidate_inputs for _, processed in glyphs], load_model_once().probabilities)
             entries.extend(_entry(key, processed, model_sha256, processed.candidates) for key, processed in glyphs)
-        ledger.record(entries, processed_at)
+        ledger.record(entries, processed_at, adding_to=unfinished)
+        unfinished.update(entry.key for entry in entries if entry.stamp.size == UNFINISHED_SIZE)
+        ledger.seal(seals)
+        ledger.forget(forgets)
+        unfinished.difference_update([key for key, _ in seals] + forgets)
         ledger.restamp(restamps)
-        glyphs.clear()
-        others.clear()
-        restamps.clear()
+        for pending in (glyphs, others, restamps, seals, forgets):
+            pending.clear()
 
-    def keep(key: bytes, processed: ProcessedFile) -> None:
-        """Hold a file's results (every page of a document) for the next commit."""
+    def keep(key: bytes, processed: ProcessedFile, *, whole: bool = True) -> int:
+        """Hold a file's results (every page of a document, or with `whole` False some of its
+        pages, stamped UNFINISHED_SIZE) for the next commit; the number of failed pages."""
+        failed = 0
         for page in processed.pages or (processed,):
-            page = replace(page, sha256=processed.sha256, size=processed.size, mtime_ns=processed.mtime_ns)
-            counts.failed += page.outcome == "failed"
+            if whole:
+                page = replace(page, sha256=processed.sha256, size=processed.size, mtime_ns=processed.mtime_ns)
+            else:
+                page = replace(page, sha256="", size=UNFINISHED_SIZE, mtime_ns=UNFINISHED_SIZE)
+            failed += page.outcome == "failed"
             if page.outcome == "glyph":
                 glyphs.append((key, page))
             else:
                 others.append(_entry(key, page, model_sha256, None))
+        counts.failed += failed
+        return failed
 
     def finish_documents() -> None:
-        """Read the other pages of the documents held, spread over the workers, and keep them whole."""
-        later = [(number, FileJob(item.absolute, first.sha256, pages=tuple(range(start, min(start + PAGES_PER_TASK, first.page_count)))))
+        """Read the other pages of the documents held, spread over the workers, recording them as
+        they come (memory stays bounded however long a document is); seal each when it is whole."""
+        later = [(number, FileJob(item.absolute, first.sha256, known_version=(first.size, first.mtime_ns),
+                                  pages=tuple(range(start, min(start + PAGES_PER_TASK, first.page_count)))))
                  for number, (_, item, first) in enumerate(documents)
                  for start in range(len(first.pages), first.page_count, PAGES_PER_TASK)]
-        results = [list(first.pages) for _, _, first in documents]
+        remaining = Counter(number for number, _ in later)
+        failed = [keep(key, first, whole=False) for key, _, first in documents]
         changed = set()
         for index, processed in iter_processed([job for _, job in later], jobs=jobs, per_task=1, inline_below=2):
             number = later[index][0]
-            if processed.outcome == "pages":
-                results[number].extend(processed.pages)
-            else:
+            key, _, first = documents[number]
+            remaining[number] -= 1
+            if number in changed:
+                continue
+            if processed.outcome != "pages":  # it changed while it was read: a later run reads it whole
                 changed.add(number)
-        for number, (key, _, first) in enumerate(documents):
-            if number in changed:  # it changed while it was read: a later run reads it whole
+                forgets.append(key)
                 counts.decoded -= 1
                 counts.retry += 1
+                counts.failed -= failed[number]
                 continue
-            keep(key, replace(first, pages=tuple(results[number])))
+            failed[number] += keep(key, processed, whole=False)
+            if remaining[number] == 0:
+                seals.append((key, Stamp(first.size, first.mtime_ns, first.sha256, model_sha256)))
+            if len(glyphs) + len(others) >= CLASSIFY_BATCH:
+                commit()
         documents.clear()
         commit()
 

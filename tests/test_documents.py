@@ -6,11 +6,15 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sqlite3
+import subprocess
+import sys
 
 import pytest
 from PIL import Image
 
 from batchdigits.documents import MAX_PAGES
+from batchdigits.ledger import STATE_NAME, UNFINISHED_SIZE
 from drawing import digit_image, number_image, pdf_document
 
 
@@ -145,3 +149,60 @@ def test_a_labels_line_with_a_bad_page_names_the_line(tmp_path, cli, line):
     labels.write_text(f"path,text,page\n{line}\n", encoding="utf-8")
     result = cli("scan", str(folder), "-o", str(tmp_path / "out"), "--labels", str(labels))
     assert result.returncode == 2 and "line 2" in result.stderr and "Traceback" not in result.stderr
+
+
+# A real scan process (-j 1: every task in this process) whose reading of a long document's later
+# pages is cut short: the process dies there, or the file changes under it.
+_CUT_SHORT = """
+import os, sys
+import batchdigits.runner as runner
+import batchdigits.scan as scan
+from batchdigits.cli import main
+scan.CLASSIFY_BATCH = 4  # commit the first pages before the others are read
+original = runner.process_file
+def process_file(path, known_sha256=None, whole_only=False, pages=None, known_version=None):
+    if pages is not None and pages[0] >= 16:
+        if os.environ["CUT"] == "die":
+            os._exit(9)
+        os.utime(path, ns=(path.stat().st_mtime_ns + 10**9,) * 2)
+    return original(path, known_sha256, whole_only, pages, known_version)
+runner.process_file = process_file
+sys.argv = ["batchdigits", *sys.argv[1:]]
+main()
+"""
+
+
+def long_document(tmp_path, pages=23):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "long.pdf").write_bytes(pdf_document([digit_image(index % 10, seed=index) for index in range(pages)]))
+    return folder
+
+
+def cut_short(folder, out, how):
+    return subprocess.run([sys.executable, "-c", _CUT_SHORT, "scan", str(folder), "-o", str(out), "-j", "1"],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "CUT": how})
+
+
+def test_a_run_that_dies_inside_a_long_document_reads_it_whole_next_time(tmp_path, cli):
+    folder, out = long_document(tmp_path), tmp_path / "out"
+    assert cut_short(folder, out, "die").returncode == 9
+    with sqlite3.connect(out / STATE_NAME) as db:
+        recorded = db.execute("SELECT page, size FROM files").fetchall()
+    assert recorded and all(size == UNFINISHED_SIZE for _, size in recorded)  # the first pages, marked
+    result, document = scan_items(cli, folder, out)
+    assert "1 read now" in result.stdout
+    assert [item["page"] for item in document["items"]] == list(range(1, 24))
+    again, _ = scan_items(cli, folder, out)
+    assert "0 read now" in again.stdout
+
+
+def test_a_document_that_changes_while_its_pages_are_read_is_left_for_the_next_run(tmp_path, cli):
+    folder, out = long_document(tmp_path), tmp_path / "out"
+    result = cut_short(folder, out, "change")
+    assert result.returncode == 0, result.stderr
+    document = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert document["run"]["pending"] == 1 and document["items"] == []  # no mix of two versions
+    later, document = scan_items(cli, folder, out)
+    assert "1 read now" in later.stdout
+    assert [item["page"] for item in document["items"]] == list(range(1, 24))

@@ -223,14 +223,14 @@ _RACE = """
 import os, sys
 import batchdigits.runner as runner
 from batchdigits.cli import main
-original = runner.read_regular_file
+original = runner.open_regular_file
 def racing(path):
     if path.name == "gone.png":
         os.unlink(path)
     if path.name == "locked.png":
         raise PermissionError(13, "Permission denied")
     return original(path)
-runner.read_regular_file = racing
+runner.open_regular_file = racing
 sys.argv = ["batchdigits", *sys.argv[1:]]
 main()
 """
