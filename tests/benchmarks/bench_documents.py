@@ -6,7 +6,7 @@ Run by hand (not collected by pytest):
 
 It draws digit pages itself (tests/drawing.py), writes them once as one PDF of N pages and once
 as N PNG files, scans each with the real command (`-j 2`, `--full`), and prints seconds and the
-peak RSS of the scan's process tree (the largest resident set of the scan and of its workers),
+peak RSS of the scan's process tree (the largest peak resident set of the scan and of its workers),
 for N and for a quarter of N pages (memory must not grow with the page count). Target: the PDF
 at most 1.5 times the PNG files' time.
 """
@@ -14,7 +14,6 @@ at most 1.5 times the PNG files' time.
 from __future__ import annotations
 
 import argparse
-import resource
 import shutil
 import subprocess
 import sys
@@ -26,20 +25,54 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from drawing import digit_image, pdf_document  # noqa: E402
 
 
+def process_tree(root: int) -> list[int]:
+    """The process `root` and all its descendants now alive (from /proc)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    tree, frontier = [root], [root]
+    while frontier:
+        frontier = [child for pid in frontier for child in parents.get(pid, [])]
+        tree.extend(frontier)
+    return tree
+
+
+def high_water_mb(pid: int) -> float | None:
+    """A process's peak resident set since it started its program (VmHWM), in MB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
 def timed_scan(folder: Path, out: Path) -> tuple[float, float]:
-    """(seconds, peak RSS in MB of the scan's own process and of its largest child)."""
-    command = [sys.executable, "-c",
-               "import resource, sys; from batchdigits.cli import main; sys.argv = sys.argv[1:]\n"
-               "try: main()\nexcept SystemExit: pass\n"
-               "print(max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
-               " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss), file=sys.stderr)",
-               "batchdigits", "scan", str(folder), "-o", str(out), "-q", "--full", "-j", "2"]
+    """(seconds, peak RSS in MB of the largest process of the scan's tree: the scan or a worker).
+
+    Peaks are read from each process's VmHWM while it runs: getrusage's ru_maxrss would count the
+    memory of this script, which the scan process inherits until it starts its program.
+    """
+    command = [sys.executable, "-m", "batchdigits", "scan", str(folder), "-o", str(out), "-q", "--full", "-j", "2"]
+    peaks: dict[int, float] = {}
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
+    scan = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    while scan.poll() is None:
+        for pid in process_tree(scan.pid):
+            peak = high_water_mb(pid)
+            if peak is not None:
+                peaks[pid] = max(peaks.get(pid, 0.0), peak)
+        time.sleep(0.05)
     seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        sys.exit(f"scan failed: {done.stderr.strip()}")
-    return seconds, int(done.stderr.strip().splitlines()[-1]) / 1024
+    if scan.returncode != 0:
+        sys.exit(f"scan failed: {scan.stderr.read().strip()}")
+    return seconds, max(peaks.values())
 
 
 def main() -> None:
