@@ -8,9 +8,9 @@ import io
 import os
 import stat
 from collections.abc import Iterator, Sequence
-from typing import BinaryIO
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
