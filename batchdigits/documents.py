@@ -29,6 +29,14 @@ def is_pdf(data: bytes) -> bool:
     return b"%PDF-" in data[:1024]
 
 
+def is_pdf_stream(stream: BinaryIO) -> bool:
+    """is_pdf of a seekable binary stream's start; the stream is left at its start."""
+    stream.seek(0)
+    found = is_pdf(stream.read(1024))
+    stream.seek(0)
+    return found
+
+
 def page_count(stream: BinaryIO) -> int:
     """How many pages (PDF) or frames (TIFF, GIF, WebP) a file (a seekable binary stream) holds;
     raises DecodeError with the reason when it cannot be read, holds none, or more than MAX_PAGES."""

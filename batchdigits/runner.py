@@ -111,7 +111,7 @@ def process_file(path: Path, known_sha256: str | None = None, whole_only: bool =
 def _process_open(stream: BinaryIO, info: os.stat_result, known_sha256: str | None, whole_only: bool,
                   pages: tuple[int, ...] | None, known_version: tuple[int, int] | None) -> ProcessedFile:
     """process_file of a file open as `stream`, whose stat is `info`."""
-    from batchdigits.documents import is_pdf
+    from batchdigits.documents import is_pdf_stream
 
     version = (info.st_size, info.st_mtime_ns)
     if pages is not None:  # more pages of a document an earlier task hashed: its stamp stands for the hash
@@ -119,9 +119,7 @@ def _process_open(stream: BinaryIO, info: os.stat_result, known_sha256: str | No
             return ProcessedFile("retry", reason="the file changed while its pages were read")
         return _unless_changed(stream, version, ProcessedFile(
             "pages", pages=read_pages(stream, pages, None), sha256=known_sha256, size=version[0], mtime_ns=version[1]))
-    head = stream.read(1024)
-    stream.seek(0)
-    if is_pdf(head) and not whole_only:
+    if not whole_only and is_pdf_stream(stream):
         # Hashed in chunks and rendered page by page from the file: a long PDF is never in memory whole.
         digest = hashlib.sha256()
         while chunk := stream.read(1 << 20):
@@ -157,7 +155,7 @@ def process_stream(stream: BinaryIO, whole_only: bool = False) -> ProcessedFile:
     """process_bytes of a seekable binary stream (a file's bytes or the open file itself)."""
     # Imported here: a run with nothing to read never pays for Pillow, scipy and scikit-image.
     from batchdigits.decode import decode_image
-    from batchdigits.documents import is_pdf, page_count
+    from batchdigits.documents import is_pdf_stream, page_count
 
     if not whole_only:
         try:
@@ -166,8 +164,7 @@ def process_stream(stream: BinaryIO, whole_only: bool = False) -> ProcessedFile:
             return ProcessedFile("failed", reason=str(exc))
         except Exception as exc:  # a reader's bug must not stop the run; report it on this file only
             return ProcessedFile("failed", reason=f"cannot read the document ({type(exc).__name__})")
-        stream.seek(0)
-        if count > 1 or is_pdf(stream.read(1024)):
+        if count > 1 or is_pdf_stream(stream):
             first = tuple(range(min(count, PAGES_PER_TASK)))
             return ProcessedFile("pages", pages=read_pages(stream, first, count), page_count=count)
     return _read_guarded(lambda: decode_image(stream), whole_only)
@@ -177,14 +174,13 @@ def read_pages(stream: BinaryIO, indexes: tuple[int, ...], count: int | None) ->
     """The results of pages `indexes` (0-based) of a PDF or multi-page file (a seekable binary
     stream), each with its 1-based `page` (None when the document has one page: `count` 1)."""
     from batchdigits.decode import decode_image, decode_picture
-    from batchdigits.documents import is_pdf, pdf_pages
+    from batchdigits.documents import is_pdf_stream, pdf_pages
 
     def numbered(index: int, processed: ProcessedFile) -> ProcessedFile:
         return replace(processed, page=None if count == 1 else index + 1)
 
     results = []
-    stream.seek(0)
-    if is_pdf(stream.read(1024)):
+    if is_pdf_stream(stream):
         try:
             for index, picture in pdf_pages(stream, indexes):
                 if isinstance(picture, DecodeError):
