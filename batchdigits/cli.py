@@ -83,7 +83,7 @@ def _scan_options(input_dir: Path, out: Path, model: Optional[Path], min_age: fl
                   digits: Optional[int] = None):
     """ScanOptions from the command line, defaults filled in."""
     from batchdigits.resources import bundled_model_path
-    from batchdigits.runner import default_jobs
+    from batchdigits.recognition.runner import default_jobs
     from batchdigits.scan import DEFAULT_REVIEW_BELOW, ScanOptions
 
     return ScanOptions(
@@ -209,8 +209,8 @@ def train(
     Extra labelled folders and MNIST files can be added to the training data.
     """
     from batchdigits.resources import bundled_model_path
-    from batchdigits.runner import default_jobs
-    from batchdigits.trainer import train_model
+    from batchdigits.recognition.runner import default_jobs
+    from batchdigits.learning.trainer import train_model
 
     target = out if out is not None else bundled_model_path()
     for folder in [*(extra or []), *([mnist] if mnist else [])]:
@@ -241,7 +241,7 @@ def evaluate(
     With --compare, the model families are trained and measured side by side instead.
     """
     from batchdigits.resources import bundled_model_path
-    from batchdigits.runner import default_jobs
+    from batchdigits.recognition.runner import default_jobs
     from batchdigits.scan import DEFAULT_REVIEW_BELOW
 
     settings = {"review_below": DEFAULT_REVIEW_BELOW if review_below is None else review_below,
@@ -249,13 +249,13 @@ def evaluate(
     if compare:
         if model is not None:
             raise fail("--compare trains each family itself; it takes no --model", ExitCode.USAGE)
-        from batchdigits.compare import compare_on_folder, compare_on_split, format_comparison, write_comparison
+        from batchdigits.output.compare import compare_on_folder, compare_on_split, format_comparison, write_comparison
 
         _measure(labelled_dir, out, on_split=lambda: compare_on_split(**settings),
                  on_folder=lambda folder: compare_on_folder(folder, **settings),
                  write=write_comparison, as_text=format_comparison)
         return
-    from batchdigits.evaluate import evaluate_folder, evaluate_split, format_text, write_evaluation
+    from batchdigits.output.evaluate import evaluate_folder, evaluate_split, format_text, write_evaluation
 
     model_path = model if model is not None else bundled_model_path()
     _measure(labelled_dir, out, on_split=lambda: evaluate_split(**settings),

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from batchdigits.reading import CANDIDATE
+from batchdigits.recognition.reading import CANDIDATE
 
 STATE_NAME = ".batchdigits-state.sqlite"
 SCHEMA_VERSION = 3  # 2: candidate digits instead of one glyph and its probabilities; 3: pages

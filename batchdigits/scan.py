@@ -19,14 +19,14 @@ import numpy as np
 
 from batchdigits import __version__
 from batchdigits.atomic import write_atomically
-from batchdigits.discover import FoundFile, SkippedFile, display_path, find_images
+from batchdigits.files.discover import FoundFile, SkippedFile, display_path, find_images
 from batchdigits.errors import BatchDigitsError, ExitCode, LockedError, OutputFolderError
-from batchdigits.labels import item_label, read_labels_file
+from batchdigits.files.labels import item_label, read_labels_file
 from batchdigits.ledger import UNFINISHED_SIZE, Entry, Ledger, Stamp, open_ledger, path_key
-from batchdigits.model import LoadedModel, ModelCard, unpickle_model, verify_model
-from batchdigits.reading import best_reading, classify
-from batchdigits.results import ItemResult, RunCounts, Summary, recognized_item, results_csv, results_json, summarise
-from batchdigits.runner import PAGES_PER_TASK, FileJob, ProcessedFile, iter_processed
+from batchdigits.recognition.model import LoadedModel, ModelCard, unpickle_model, verify_model
+from batchdigits.recognition.reading import best_reading, classify
+from batchdigits.output.results import ItemResult, RunCounts, Summary, recognized_item, results_csv, results_json, summarise
+from batchdigits.recognition.runner import PAGES_PER_TASK, FileJob, ProcessedFile, iter_processed
 
 # Measured on the dev sets (docs/model.md, "Confidence and review"): below this, a person should look.
 DEFAULT_REVIEW_BELOW = 0.94
@@ -388,7 +388,7 @@ def write_outputs(options: ScanOptions, items: list[ItemResult], summary: Summar
     try:
         write_atomically(out / "results.json", results_json(items, run, model, summary, skipped).encode("utf-8"))
         if report:
-            from batchdigits.report import build_views, page_name, render_report  # jinja2 only when needed
+            from batchdigits.output.report import build_views, page_name, render_report  # jinja2 only when needed
 
             views = build_views(items, summary, run, model, options.review_below, report_title(options),
                                 expected_digits=options.digits, skipped=skipped)

@@ -17,7 +17,7 @@ from drawing import REPO, SAMPLES  # noqa: E402
 @pytest.fixture(scope="session")
 def bundled_model():
     """The model that ships with batchdigits, verified and loaded once."""
-    from batchdigits.model import load_model
+    from batchdigits.recognition.model import load_model
     from batchdigits.resources import bundled_model_path
 
     return load_model(bundled_model_path())

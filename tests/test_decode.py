@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from batchdigits.decode import decode_image
+from batchdigits.files.decode import decode_image
 from batchdigits.errors import DecodeError
-from batchdigits.glyph import glyph_from_image
+from batchdigits.recognition.glyph import glyph_from_image
 from drawing import digit_image
 from hostile import STORE_FOR_ORIENTATION, encoded, png_claiming
 

@@ -7,9 +7,9 @@ import socket
 
 import pytest
 
-from batchdigits.discover import display_path, find_images, natural_key
+from batchdigits.files.discover import display_path, find_images, natural_key
 from batchdigits.errors import InputFolderError
-from batchdigits.runner import process_file
+from batchdigits.recognition.runner import process_file
 from drawing import digit_image
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from drawing import REPO
@@ -51,3 +52,22 @@ def test_readme_shows_a_cron_line_and_a_systemd_timer_that_the_cli_accepts(cli):
     arguments = cron.group(1).split()[1:]
     help_text = cli(*arguments[:1], "--help").stdout
     assert all(option in help_text for option in arguments if option.startswith("-"))
+
+
+def test_the_schema_document_names_every_field_the_scan_writes(cli, samples_dir, tmp_path):
+    schema = (REPO / "docs" / "results-schema.md").read_text(encoding="utf-8")
+    result = cli("scan", str(samples_dir), "-o", str(tmp_path / "out"), "-q")
+    assert result.returncode in (0, 1), result.stderr
+    document = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
+    assert re.search(rf"^\| `schema_version`[^|]*\| int \| {document['schema_version']} \|", schema, re.M)
+    assert f"schema version {document['schema_version']};" in README
+    numbers = [item for item in document["items"] if item["digits"] and len(item["digits"]) > 1]
+    assert numbers, "the samples hold a number"
+    fields = (set(document) | set(document["items"][0]) | set(numbers[0]["digits"][0])
+              | set(document["summary"]) | set(document["run"]) | set(document["model"]))
+    undocumented = sorted(name for name in fields if f"`{name}`" not in schema)
+    assert undocumented == []
+    header = (tmp_path / "out" / "results.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
+    documented = re.search(r"Columns, version 1's first and in their order: `([^`]+)`, then\s+\*2\* `([^`]+)`",
+                           schema, re.S)
+    assert documented and header == [column.strip() for part in documented.groups() for column in part.split(",")]

@@ -13,7 +13,7 @@ import sys
 import pytest
 from PIL import Image
 
-from batchdigits.documents import MAX_PAGES
+from batchdigits.files.documents import MAX_PAGES
 from batchdigits.ledger import STATE_NAME, UNFINISHED_SIZE
 from drawing import digit_image, number_image, pdf_document
 
@@ -155,7 +155,7 @@ def test_a_labels_line_with_a_bad_page_names_the_line(tmp_path, cli, line):
 # pages is cut short: the process dies there, or the file changes under it.
 _CUT_SHORT = """
 import os, sys
-import batchdigits.runner as runner
+import batchdigits.recognition.runner as runner
 import batchdigits.scan as scan
 from batchdigits.cli import main
 scan.CLASSIFY_BATCH = 4  # commit the first pages before the others are read

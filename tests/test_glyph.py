@@ -11,8 +11,8 @@ import pytest
 from scipy import ndimage
 from PIL import Image, ImageDraw, ImageFilter
 
-import batchdigits.glyph as glyph_module
-from batchdigits.glyph import (
+import batchdigits.recognition.glyph as glyph_module
+from batchdigits.recognition.glyph import (
     MODEL_INPUT,
     block_counts,
     digit_mask,
@@ -58,8 +58,8 @@ def test_glyph_matches_pinned_golden():
     assert glyph.model_input.tolist() == golden["model_input"]
 
     # Training and scanning must hand the classifier the same values in the same order.
-    from batchdigits.runner import process_bytes
-    from batchdigits.training import glyph_features
+    from batchdigits.recognition.runner import process_bytes
+    from batchdigits.learning.training import glyph_features
 
     buffer = io.BytesIO()
     digit_image(3, width=2, seed=11).save(buffer, format="PNG")

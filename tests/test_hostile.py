@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from batchdigits.glyph import MODEL_INPUT
-from batchdigits.runner import ProcessedFile, process_bytes
+from batchdigits.recognition.glyph import MODEL_INPUT
+from batchdigits.recognition.runner import ProcessedFile, process_bytes
 from drawing import digit_image
 from hostile import build_hostile_corpus, encoded, tree_snapshot
 

@@ -96,7 +96,7 @@ def test_full_and_another_model_decode_everything(inbox, tmp_path):
     _, full = scan(inbox, out, "--full")
     assert full["run"]["processed"] == 6
 
-    from batchdigits.model import load_model, save_model
+    from batchdigits.recognition.model import load_model, save_model
     from batchdigits.resources import bundled_model_path
 
     bundled = load_model(bundled_model_path())
@@ -221,7 +221,7 @@ def test_missing_input_folder_exits_3_and_leaves_report_and_state(inbox, tmp_pat
 # A real scan process, with one file made to vanish or refuse reading between listing and decoding.
 _RACE = """
 import os, sys
-import batchdigits.runner as runner
+import batchdigits.recognition.runner as runner
 from batchdigits.cli import main
 original = runner.open_regular_file
 def racing(path):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from batchdigits.errors import ModelError
-from batchdigits.model import card_path, load_model
+from batchdigits.recognition.model import card_path, load_model
 from batchdigits.resources import bundled_model_path
 from drawing import digit_image
 
@@ -32,7 +32,7 @@ def test_bundled_model_has_a_complete_card(bundled_model):
 
 
 def test_probabilities_are_calibrated_rows(bundled_model):
-    from batchdigits.glyph import glyph_from_image
+    from batchdigits.recognition.glyph import glyph_from_image
     from drawing import as_rgb_float
 
     features = np.array([glyph_from_image(as_rgb_float(digit_image(d))).model_input for d in range(10)])
@@ -86,8 +86,8 @@ def test_scan_with_a_damaged_model_exits_three_with_one_line(model_copy, tmp_pat
 
 
 def test_the_verified_bytes_are_what_gets_unpickled(model_copy, bundled_model):
-    from batchdigits.glyph import glyph_from_image
-    from batchdigits.model import unpickle_model, verify_model
+    from batchdigits.recognition.glyph import glyph_from_image
+    from batchdigits.recognition.model import unpickle_model, verify_model
     from drawing import as_rgb_float
 
     card, payload = verify_model(model_copy)

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from batchdigits.decode import decode_image
-from batchdigits.model import load_model
-from batchdigits.reading import best_reading, candidates, classify
+from batchdigits.files.decode import decode_image
+from batchdigits.recognition.model import load_model
+from batchdigits.recognition.reading import best_reading, candidates, classify
 from batchdigits.resources import bundled_model_path
 from drawing import make_samples, number_image
 
@@ -159,7 +159,7 @@ def test_the_expected_count_guides_the_reading_and_another_count_is_flagged(mode
 
 
 def test_a_lone_digit_keeps_its_glyph_and_reading(model):
-    from batchdigits.glyph import glyph_from_image
+    from batchdigits.recognition.glyph import glyph_from_image
     from drawing import as_rgb_float, digit_image
 
     picture = digit_image(6, size=160, width=9)
@@ -212,7 +212,7 @@ def test_evaluate_a_folder_of_numbers(tmp_path, cli):
 
 
 def test_text_scores_count_edits_and_digit_counts():
-    from batchdigits.evaluate import edit_distance, text_scores
+    from batchdigits.output.scores import edit_distance, text_scores
 
     assert edit_distance("90210", "9021") == 1 and edit_distance("123", "321") == 2
     scores = text_scores([("90210", "90210"), ("4711", "471"), ("12 34", "1234"), ("55", None)])

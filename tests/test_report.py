@@ -9,9 +9,9 @@ from html.parser import HTMLParser
 
 import numpy as np
 
-from batchdigits.reading import DigitRead, Reading
-from batchdigits.report import build_view, render_report
-from batchdigits.results import ItemResult, RunCounts, csv_safe, recognized_item, results_csv, summarise
+from batchdigits.recognition.reading import DigitRead, Reading
+from batchdigits.output.report import build_view, render_report
+from batchdigits.output.results import ItemResult, RunCounts, csv_safe, recognized_item, results_csv, summarise
 
 HOSTILE = [
     "<svg onload=alert(1)>.png",
@@ -113,7 +113,7 @@ def test_csv_neutralises_formulas():
 def test_known_digits_give_accuracy_a_confusion_matrix_and_wrong_marks():
     from dataclasses import replace
 
-    from batchdigits.labels import item_label
+    from batchdigits.files.labels import item_label
 
     items = items_for(["7/a.png", "7/b.png", "1/c.png"])  # every drawing reads as 7
     truths = [item_label(item.path, {"blank.png": "4"}) for item in items]
@@ -132,7 +132,7 @@ def test_labels_file_is_read_and_a_bad_line_is_a_usage_error(tmp_path):
     import pytest
 
     from batchdigits.errors import ExitCode
-    from batchdigits.labels import LabelsFileError, read_labels_file
+    from batchdigits.files.labels import LabelsFileError, read_labels_file
 
     good = tmp_path / "labels.csv"
     good.write_text("path,text\nscan_1.png,3\n\"a,b.png\",0\nzip.png,02134\n", encoding="utf-8")
@@ -145,7 +145,7 @@ def test_labels_file_is_read_and_a_bad_line_is_a_usage_error(tmp_path):
 
 
 def test_a_report_past_the_page_budget_splits_into_linked_pages():
-    from batchdigits.report import build_views, page_name
+    from batchdigits.output.report import build_views, page_name
 
     items = items_for([f"scan_{n}.png" for n in range(5)])  # 7 rows
     views = build_views(items, summarise(items), RunCounts(started="t"), MODEL, 0.9, "x", page_rows=3)
@@ -159,7 +159,7 @@ def test_a_report_past_the_page_budget_splits_into_linked_pages():
 
 
 def test_chart_counts_stay_short_enough_to_fit_above_a_bar():
-    from batchdigits.report import DigitBar
+    from batchdigits.output.report import DigitBar
 
     assert [DigitBar(0, count, 0, 0).label for count in (7, 999, 1667, 25000)] == ["7", "999", "1.7k", "25k"]
 
@@ -169,7 +169,7 @@ def test_the_glyph_picture_is_a_png_of_the_eight_by_eight_glyph_ink_dark():
 
     from PIL import Image
 
-    from batchdigits.report import glyph_png
+    from batchdigits.output.report import glyph_png
 
     glyph = tuple(range(17)) + (16,) * 23 + (0,) * 24  # every level, then solid ink, then paper
     picture = Image.open(io.BytesIO(glyph_png(glyph)))

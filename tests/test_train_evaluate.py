@@ -11,12 +11,12 @@ import sys
 import numpy as np
 import pytest
 
-from batchdigits.datasets import read_idx, read_mnist
+from batchdigits.files.datasets import read_idx, read_mnist
 from batchdigits.errors import DatasetError
-from batchdigits.evaluate import calibration, measure
-from batchdigits.glyph import MODEL_INPUT
+from batchdigits.output.evaluate import calibration, measure
+from batchdigits.recognition.glyph import MODEL_INPUT
 from batchdigits.scan import DEFAULT_REVIEW_BELOW
-from batchdigits.training import augment, augmented_features, picture_from_8x8
+from batchdigits.learning.training import augment, augmented_features, picture_from_8x8
 from drawing import REPO, digit_image
 
 
@@ -34,8 +34,8 @@ def test_augmentation_is_deterministic_and_independent_of_chunking():
 
 
 def test_synthetic_drawings_are_deterministic_and_read_as_their_digit(bundled_model):
-    from batchdigits.synthetic import synthetic_picture
-    from batchdigits.training import synthetic_features
+    from batchdigits.learning.synthetic import synthetic_picture
+    from batchdigits.learning.training import synthetic_features
 
     picture = synthetic_picture(7, np.random.default_rng(0))
     assert picture.shape == (96, 96) and picture.min() == 0.0 and picture.max() == 1.0
@@ -50,8 +50,8 @@ def test_synthetic_drawings_are_deterministic_and_read_as_their_digit(bundled_mo
 def test_every_synthetic_style_reads_as_its_digit(bundled_model):
     """Each pen-stroke style draws its own digit: a style that drew something else would teach
     the model a wrong answer for every drawing of it."""
-    from batchdigits.glyph import glyph_from_image
-    from batchdigits.synthetic import style_count, synthetic_picture
+    from batchdigits.recognition.glyph import glyph_from_image
+    from batchdigits.learning.synthetic import style_count, synthetic_picture
 
     read, drawn = [], []
     for digit in range(10):
@@ -67,7 +67,7 @@ def test_every_synthetic_style_reads_as_its_digit(bundled_model):
 
 
 def test_a_chosen_style_changes_only_the_strokes():
-    from batchdigits.synthetic import style_count, synthetic_picture
+    from batchdigits.learning.synthetic import style_count, synthetic_picture
 
     pictures = {synthetic_picture(2, np.random.default_rng(1), style).tobytes() for style in range(style_count(2))}
     assert len(pictures) == style_count(2)  # each style draws differently
@@ -76,8 +76,8 @@ def test_a_chosen_style_changes_only_the_strokes():
 
 
 def test_distorted_synthetic_twins_are_the_same_drawings_weighted_less_in_the_same_fold():
-    from batchdigits.trainer import DISTORTED_WEIGHT, synthetic_training_set
-    from batchdigits.training import DISTORTED_ELASTIC, ELASTIC, synthetic_features
+    from batchdigits.learning.trainer import DISTORTED_WEIGHT, synthetic_training_set
+    from batchdigits.learning.training import DISTORTED_ELASTIC, ELASTIC, synthetic_features
 
     digits = np.arange(10)
     plain = synthetic_features(digits, seed=0)
@@ -99,7 +99,7 @@ def test_distorted_synthetic_twins_are_the_same_drawings_weighted_less_in_the_sa
 def test_the_svcs_vote_picks_the_digit_and_the_calibration_says_how_sure():
     from sklearn.datasets import load_digits
 
-    from batchdigits.model import (
+    from batchdigits.recognition.model import (
         SVC_C,
         SVC_GAMMA,
         WRITER_BLOCKS,
@@ -145,7 +145,7 @@ def test_the_svcs_vote_picks_the_digit_and_the_calibration_says_how_sure():
 def test_the_calibration_as_arrays_gives_scikit_learns_probabilities():
     from sklearn.linear_model import LogisticRegression
 
-    from batchdigits.model import SoftmaxArrays
+    from batchdigits.recognition.model import SoftmaxArrays
 
     rng = np.random.default_rng(0)
     scores, labels = rng.normal(size=(300, 55)), rng.integers(0, 10, 300)
@@ -159,7 +159,7 @@ def test_loading_the_model_imports_no_scikit_learn():
     from batchdigits.resources import bundled_model_path
 
     code = (
-        "import sys; from batchdigits.model import load_model; "
+        "import sys; from batchdigits.recognition.model import load_model; "
         f"model = load_model(__import__('pathlib').Path({str(bundled_model_path())!r})); "
         "model.probabilities(__import__('numpy').zeros((1, 256))); "
         "print(sorted(name for name in sys.modules if name.split('.')[0] == 'sklearn'))"
@@ -172,7 +172,7 @@ def test_loading_the_model_imports_no_scikit_learn():
 def test_row_weights_reach_the_svc():
     from sklearn.datasets import load_digits
 
-    from batchdigits.model import WRITER_BLOCKS, make_classifier
+    from batchdigits.recognition.model import WRITER_BLOCKS, make_classifier
 
     digits = load_digits()
     features, labels = digits.data[:600], digits.target[:600]
@@ -198,7 +198,7 @@ def test_augment_keeps_shape_and_range():
 
 
 def test_training_twice_with_one_seed_gives_the_same_model(tmp_path):
-    from batchdigits.trainer import train_model
+    from batchdigits.learning.trainer import train_model
 
     first = train_model(tmp_path / "a.joblib", seed=5, copies=0, synthetic=20, jobs=1)
     second = train_model(tmp_path / "b.joblib", seed=5, copies=0, synthetic=20, jobs=1)
@@ -261,7 +261,7 @@ def test_mnist_idx_files_plain_and_gzipped(tmp_path):
 
 
 def test_mnist_training_set_goes_through_the_glyph(tmp_path):
-    from batchdigits.trainer import mnist_training_set
+    from batchdigits.learning.trainer import mnist_training_set
 
     images = np.zeros((2, 28, 28), dtype=np.uint8)
     images[:, 4:24, 12:16] = 255
@@ -292,7 +292,7 @@ def test_evaluate_a_labelled_folder_through_the_cli(tmp_path, cli):
 
 
 def test_train_with_an_extra_folder(tmp_path):
-    from batchdigits.trainer import folder_training_set
+    from batchdigits.learning.trainer import folder_training_set
 
     training = folder_training_set(_labelled_folder(tmp_path / "extra", digits=(3, 8)), jobs=1, first_group=13)
     assert training.features.shape == (4, MODEL_INPUT) and sorted(training.labels.tolist()) == [3, 3, 8, 8]
@@ -305,12 +305,12 @@ def test_evaluate_on_an_empty_folder_is_a_clear_error(tmp_path, cli):
 
 
 def test_evaluate_split_trains_on_first_half_and_tests_on_second(monkeypatch, tmp_path):
-    import batchdigits.trainer
-    from batchdigits.evaluate import evaluate_split, format_text, write_evaluation
+    import batchdigits.learning.trainer
+    from batchdigits.output.evaluate import evaluate_split, format_text, write_evaluation
 
     # The recipe with less augmentation and fewer synthetic drawings, for speed.
-    monkeypatch.setattr(batchdigits.trainer, "DEFAULT_COPIES", 0)
-    monkeypatch.setattr(batchdigits.trainer, "DEFAULT_SYNTHETIC", 20)
+    monkeypatch.setattr(batchdigits.learning.trainer, "DEFAULT_COPIES", 0)
+    monkeypatch.setattr(batchdigits.learning.trainer, "DEFAULT_SYNTHETIC", 20)
     evaluation = evaluate_split(review_below=0.8, jobs=1)
     assert evaluation.images == 1797 - 1797 // 2
     assert evaluation.accuracy > 0.9
@@ -323,14 +323,14 @@ def test_evaluate_split_trains_on_first_half_and_tests_on_second(monkeypatch, tm
 @pytest.fixture
 def small_recipe(monkeypatch):
     """The default recipe with no augmented copies and few synthetic drawings, for speed."""
-    import batchdigits.trainer
+    import batchdigits.learning.trainer
 
-    monkeypatch.setattr(batchdigits.trainer, "DEFAULT_COPIES", 0)
-    monkeypatch.setattr(batchdigits.trainer, "DEFAULT_SYNTHETIC", 20)
+    monkeypatch.setattr(batchdigits.learning.trainer, "DEFAULT_COPIES", 0)
+    monkeypatch.setattr(batchdigits.learning.trainer, "DEFAULT_SYNTHETIC", 20)
 
 
 def test_compare_trains_each_family_on_the_same_split(small_recipe, tmp_path):
-    from batchdigits.compare import compare_on_split, format_comparison, write_comparison
+    from batchdigits.output.compare import compare_on_split, format_comparison, write_comparison
 
     results = compare_on_split(review_below=0.9, jobs=1)
     assert [result.family.split()[0] for result in results] == ["SVC", "k-nearest", "MLP"]
@@ -376,9 +376,9 @@ def test_evaluate_compare_refuses_a_model(tmp_path, cli):
 def test_grouped_search_scores_held_out_writers_and_ranks_a_bad_gamma_last():
     from sklearn.datasets import load_digits
 
-    from batchdigits.model import WRITER_BLOCKS
-    from batchdigits.trainer import TrainingSet
-    from batchdigits.tuning import format_scores, grouped_search
+    from batchdigits.recognition.model import WRITER_BLOCKS
+    from batchdigits.learning.trainer import TrainingSet
+    from batchdigits.learning.tuning import format_scores, grouped_search
 
     digits = load_digits()
     writer = np.arange(len(digits.target)) * WRITER_BLOCKS // len(digits.target)
@@ -391,15 +391,15 @@ def test_grouped_search_scores_held_out_writers_and_ranks_a_bad_gamma_last():
 
 
 def test_the_models_setting_is_among_those_the_grouped_search_scores():
-    from batchdigits.model import SVC_C, SVC_GAMMA
-    from batchdigits.tuning import DEFAULT_GRID
+    from batchdigits.recognition.model import SVC_C, SVC_GAMMA
+    from batchdigits.learning.tuning import DEFAULT_GRID
 
     assert (SVC_C, SVC_GAMMA) in DEFAULT_GRID
 
 
 def test_evaluate_and_the_report_label_files_by_the_same_folder_rule(tmp_path):
-    from batchdigits.datasets import labelled_files
-    from batchdigits.labels import item_label
+    from batchdigits.files.datasets import labelled_files
+    from batchdigits.files.labels import item_label
 
     for relative in ("4/a.png", "set/7/b.png", "3/day-2/c.png", "notes/d.png", "12/e.png"):
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,8 @@ def test_wheel_contains_templates_and_model(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in ("batchdigits/templates/report.html", "batchdigits/templates/report.js",
                      "batchdigits/templates/evaluation.html", "batchdigits/models/digits-svc.joblib",
-                     "batchdigits/models/digits-svc.json", "batchdigits/cli.py"):
+                     "batchdigits/models/digits-svc.json", "batchdigits/cli.py",
+                     "batchdigits/recognition/glyph.py", "batchdigits/output/report.py"):
         assert expected in names
 
 

@@ -100,7 +100,7 @@ def scan(folder: Path, out: Path, jobs: str | None) -> dict:
 def measure_set(dev: Path, name: str, work: Path, numbers: int, seed: int, jobs: str | None,
                 gap_range: tuple[float, float] = GAP_RANGE, comb_share: float = COMB_SHARE) -> dict:
     """Compose, scan and score one set; returns the figures."""
-    from batchdigits.evaluate import text_scores
+    from batchdigits.output.scores import text_scores
 
     source = dev / name
     files = {digit: sorted((source / str(digit)).glob("*.png")) for digit in range(10)}

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from batchdigits.glyph import MODEL_INPUT
-from batchdigits.model import WRITER_BLOCKS, ModelCard, make_classifier, save_model
-from batchdigits.training import (
+from batchdigits.recognition.glyph import MODEL_INPUT
+from batchdigits.recognition.model import WRITER_BLOCKS, ModelCard, make_classifier, save_model
+from batchdigits.learning.training import (
     DISTORTED_ELASTIC,
     ELASTIC,
     augmented_features,
@@ -21,7 +21,7 @@ from batchdigits.training import (
 
 DEFAULT_SEED = 0
 DEFAULT_COPIES = 9  # augmented redraws per load_digits image, besides the plain redraw
-DEFAULT_SYNTHETIC = 1000  # synthetic drawings per digit (batchdigits/synthetic.py)
+DEFAULT_SYNTHETIC = 1000  # synthetic drawings per digit (batchdigits/learning/synthetic.py)
 DISTORTED_WEIGHT = 0.5  # weight of each synthetic drawing's bent twin, in the SVC and its calibration (docs/model.md)
 CHUNKS = 24  # work units handed to the worker processes
 
@@ -101,7 +101,7 @@ def mnist_training_set(folder: Path, *, jobs: int, first_group: int) -> Training
     """MNIST's IDX training files -> glyph features; each 28x28 image drawn as dark ink on white."""
     from joblib import Parallel, delayed
 
-    from batchdigits.datasets import read_mnist
+    from batchdigits.files.datasets import read_mnist
 
     images, labels = read_mnist(folder)
     pictures = 1.0 - images.astype(np.float64) / 255.0
@@ -117,7 +117,7 @@ def mnist_training_set(folder: Path, *, jobs: int, first_group: int) -> Training
 
 def folder_training_set(folder: Path, *, jobs: int, first_group: int) -> TrainingSet:
     """A labelled folder (subfolders 0..9) -> glyph features through the real decoding path."""
-    from batchdigits.runner import labelled_features
+    from batchdigits.recognition.runner import labelled_features
 
     labels, features = labelled_features(folder, jobs=jobs)
     found = int((~np.isnan(features).any(axis=1)).sum())

@@ -4,7 +4,7 @@ load_digits is in writer order, so its contiguous blocks stand for writers; a fo
 writer (or any augmented copy of that writer's digits) on both sides. Folds are scored on the
 load_digits rows only: the synthetic drawings have no writer and would flatter every setting.
 
-Run `python -m batchdigits.tuning` to print the table behind the constants in `model.py`.
+Run `python -m batchdigits.learning.tuning` to print the table behind the constants in `model.py`.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def grouped_search(training, grid=DEFAULT_GRID, *, folds: int = 5, real_groups: 
 
 def _fold_accuracy(features, labels, weights, C, gamma, train, test) -> float:
     """Accuracy on rows `test` of the model's SVC (its vote picks the digit) fitted on rows `train`."""
-    from batchdigits.model import fit_svc
+    from batchdigits.recognition.model import fit_svc
 
     if len(test) == 0:
         return float("nan")
@@ -75,8 +75,8 @@ def format_scores(scores: list[GridScore]) -> str:
 
 def main(jobs: int = 2) -> None:
     """Build the default recipe's training set and print the grouped search over DEFAULT_GRID."""
-    from batchdigits.model import WRITER_BLOCKS
-    from batchdigits.trainer import default_training_set
+    from batchdigits.recognition.model import WRITER_BLOCKS
+    from batchdigits.learning.trainer import default_training_set
 
     print(format_scores(grouped_search(default_training_set(jobs), real_groups=WRITER_BLOCKS, jobs=jobs)))
 

@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 from PIL import Image
 
-from batchdigits.decode import ALLOWED_FORMATS, MAX_PIXELS, crop_to_ink
+from batchdigits.files.decode import ALLOWED_FORMATS, MAX_PIXELS, crop_to_ink
 from batchdigits.errors import DecodeError
 
 PDF_DPI = 200  # a handwritten digit of 5 mm is 40 px: what the glyph wants, at little cost

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from batchdigits.glyph import MAX_INK_FRACTION, MIN_CONTRAST, _run_lengths, _straight_runs, ink_levels
+from batchdigits.recognition.glyph import MAX_INK_FRACTION, MIN_CONTRAST, _run_lengths, _straight_runs, ink_levels
 
 DIGIT_SIZED = 0.5  # components at least this part of the tallest one's height are digits or most of one
 LINE_OVERLAP = 0.5  # a digit-sized component joins a line when this part of its height overlaps the line's band

@@ -11,8 +11,8 @@ import numpy as np
 from batchdigits import __version__
 from batchdigits.atomic import write_atomically
 from batchdigits.errors import OutputFolderError
+from batchdigits.output.scores import compact, confusion_counts, text_scores
 
-NONE_COLUMN = 10  # confusion-matrix column for images with no digit found or that failed
 CALIBRATION_BINS = 10
 REVIEW_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)  # candidates; the threshold in use is always added
 
@@ -78,58 +78,6 @@ def measure(truth: np.ndarray, predicted: np.ndarray, confidence: np.ndarray, *,
     )
 
 
-@dataclass(frozen=True)
-class TextScores:
-    """How read texts compare with known ones: `exact` share read exactly, `characters` character
-    accuracy (1 - edit distance / length, summed over the texts), `count_right` share read with
-    the right number of digits; each in [0, 1] over `labelled` texts."""
-
-    labelled: int
-    exact: float
-    characters: float
-    count_right: float
-
-
-def compact(text: str | None) -> str:
-    """A text without the spaces between its lines ("" for None): what labels are compared on."""
-    return "" if text is None else text.replace(" ", "")
-
-
-def edit_distance(first: str, second: str) -> int:
-    """Levenshtein distance: the fewest insertions, deletions and substitutions from one to the other."""
-    previous = list(range(len(second) + 1))
-    for row, a in enumerate(first, 1):
-        current = [row]
-        for column, b in enumerate(second, 1):
-            current.append(min(previous[column] + 1, current[column - 1] + 1, previous[column - 1] + (a != b)))
-        previous = current
-    return previous[-1]
-
-
-def text_scores(pairs: list[tuple[str, str | None]]) -> TextScores:
-    """(known text, read text or None) pairs -> their TextScores (texts compared without spaces)."""
-    if not pairs:
-        return TextScores(0, 0.0, 0.0, 0.0)
-    known = [compact(truth) for truth, _ in pairs]
-    read = [compact(said) for _, said in pairs]
-    errors = sum(edit_distance(truth, said) for truth, said in zip(known, read))
-    length = max(1, sum(len(truth) for truth in known))
-    return TextScores(
-        labelled=len(pairs),
-        exact=round(sum(truth == said for truth, said in zip(known, read)) / len(pairs), 4),
-        characters=round(max(0.0, 1 - errors / length), 4),
-        count_right=round(sum(len(truth) == len(said) for truth, said in zip(known, read)) / len(pairs), 4),
-    )
-
-
-def confusion_counts(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    """(N,) true digits and (N,) predicted digits (-1 = none) -> (10, 11) int counts, [truth, said]; column 10 is none."""
-    columns = np.where(np.asarray(predicted) < 0, NONE_COLUMN, predicted)
-    confusion = np.zeros((10, NONE_COLUMN + 1), dtype=int)
-    np.add.at(confusion, (np.asarray(truth, dtype=int), columns), 1)
-    return confusion
-
-
 def review_table(confidence: np.ndarray, answered: np.ndarray, correct: np.ndarray,
                  review_below: float) -> list[dict]:
     """For each candidate review threshold and the one in use (`review_below`), ascending: the share
@@ -168,7 +116,7 @@ def calibration(confidence: np.ndarray, correct: np.ndarray) -> tuple[float | No
 
 def evaluate_split(*, review_below: float, jobs: int) -> Evaluation:
     """The training recipe on load_digits' writer-disjoint split (first half trains, second tests)."""
-    from batchdigits.trainer import DEFAULT_SEED, default_split_sets, split_predictions
+    from batchdigits.learning.trainer import DEFAULT_SEED, default_split_sets, split_predictions
 
     truth, predicted, probabilities = split_predictions(*default_split_sets(jobs), DEFAULT_SEED, jobs)
     return measure(truth, predicted, probabilities.max(axis=1),
@@ -200,8 +148,8 @@ def evaluate_folder(folder: Path, model_path: Path, *, review_below: float, jobs
     Per-digit figures pair each known digit with the digit read in its place when the count is
     right (with none otherwise); for numbers, string figures (TextScores) are added.
     """
-    from batchdigits.datasets import labelled_texts
-    from batchdigits.model import load_model
+    from batchdigits.files.datasets import labelled_texts
+    from batchdigits.recognition.model import load_model
 
     model = load_model(model_path)
     files = labelled_texts(folder)
@@ -227,8 +175,8 @@ def evaluate_folder(folder: Path, model_path: Path, *, review_below: float, jobs
 def read_files(paths: list[Path], probabilities_of, *, jobs: int, digits: int | None = None) -> list:
     """Image files -> the Reading of each (None where no digit was found or the file failed), as a
     scan reads them; `probabilities_of` maps (M, MODEL_INPUT) model inputs to (M, 10)."""
-    from batchdigits.reading import best_reading, classify
-    from batchdigits.runner import iter_processed
+    from batchdigits.recognition.reading import best_reading, classify
+    from batchdigits.recognition.runner import iter_processed
 
     readings: list = [None] * len(paths)
     for index, processed in iter_processed(paths, jobs=jobs):
@@ -271,7 +219,7 @@ def format_text(evaluation: Evaluation) -> str:
 
 def write_evaluation(evaluation: Evaluation, out_dir: Path) -> Path:
     """Write evaluation.json and evaluation.html into `out_dir`; returns the HTML's path."""
-    from batchdigits.report import render
+    from batchdigits.output.report import render
 
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from batchdigits.discover import find_images
+from batchdigits.files.discover import find_images
 from batchdigits.errors import DatasetError
-from batchdigits.labels import folder_label, folder_text
+from batchdigits.files.labels import folder_label, folder_text
 
 MNIST_IMAGES = ("train-images-idx3-ubyte", "train-images.idx3-ubyte")
 MNIST_LABELS = ("train-labels-idx1-ubyte", "train-labels.idx1-ubyte")

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from batchdigits import __version__
-from batchdigits.evaluate import NONE_COLUMN, TextScores, compact, confusion_counts, text_scores
+from batchdigits.output.scores import NONE_COLUMN, TextScores, compact, confusion_counts, text_scores
 from batchdigits.resources import asset_dir
-from batchdigits.results import ItemResult, RunCounts, Summary
+from batchdigits.output.results import ItemResult, RunCounts, Summary
 
 CHART_HEIGHT = 60  # px, the tallest bar of the per-digit chart
 # Rows per page: measured, 5,000 rows open in about a second in Chromium; past this the report

@@ -6,7 +6,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.transform import AffineTransform, resize, warp
 
-from batchdigits.glyph import MODEL_INPUT, glyph_from_image
+from batchdigits.recognition.glyph import MODEL_INPUT, glyph_from_image
 
 SOURCE_SIDE = 96  # each 8x8 digit is enlarged to a 96x96 picture before augmenting
 ASPECT_SPREAD = 0.4
@@ -132,7 +132,7 @@ def synthetic_features(
     gives the same result, and calls that differ only in `elastic` (the most elastic
     displacement, in pixels) give the same drawings, distorted more or less.
     """
-    from batchdigits.synthetic import synthetic_picture
+    from batchdigits.learning.synthetic import synthetic_picture
 
     pictures = []
     for index, digit in enumerate(digits):

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 
 from batchdigits import __version__
-from batchdigits.reading import DigitRead, Reading
+from batchdigits.recognition.reading import DigitRead, Reading
 
 STATUSES = ("recognized", "no_digit", "failed")
 ALTERNATIVES = 3

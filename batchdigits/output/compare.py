@@ -13,7 +13,7 @@ import numpy as np
 
 from batchdigits.atomic import write_atomically
 from batchdigits.errors import OutputFolderError
-from batchdigits.evaluate import Evaluation, answers, measure
+from batchdigits.output.evaluate import Evaluation, answers, measure
 
 KNN_NEIGHBOURS = 5
 MLP_HIDDEN = (128,)
@@ -37,7 +37,7 @@ def family_makers(training, seed: int, jobs: int = 1) -> dict:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from batchdigits.trainer import fit
+    from batchdigits.learning.trainer import fit
 
     def svc():
         return fit(training, seed, jobs)
@@ -66,7 +66,7 @@ def compare_families(training, features: np.ndarray, truth: np.ndarray, *, sourc
                      review_below: float, jobs: int = 1) -> list[FamilyResult]:
     """Train each family on `training` and measure it on (N, MODEL_INPUT) model inputs (NaN = no digit)
     with (N,) digits."""
-    from batchdigits.model import digit_probabilities
+    from batchdigits.recognition.model import digit_probabilities
 
     results = []
     for family, make in family_makers(training, seed, jobs).items():
@@ -87,7 +87,7 @@ def compare_families(training, features: np.ndarray, truth: np.ndarray, *, sourc
 
 def compare_on_split(*, review_below: float, jobs: int) -> list[FamilyResult]:
     """The families trained on the recipe's first half of load_digits, tested on its second half."""
-    from batchdigits.trainer import DEFAULT_SEED, default_split_sets
+    from batchdigits.learning.trainer import DEFAULT_SEED, default_split_sets
 
     training, features, truth = default_split_sets(jobs)
     return compare_families(training, features, truth, source="load_digits writer-disjoint split (second half)",
@@ -96,8 +96,8 @@ def compare_on_split(*, review_below: float, jobs: int) -> list[FamilyResult]:
 
 def compare_on_folder(folder: Path, *, review_below: float, jobs: int) -> list[FamilyResult]:
     """The families trained on the whole default recipe, tested on a labelled folder through the scan path."""
-    from batchdigits.runner import labelled_features
-    from batchdigits.trainer import DEFAULT_SEED, default_training_set
+    from batchdigits.recognition.runner import labelled_features
+    from batchdigits.learning.trainer import DEFAULT_SEED, default_training_set
 
     truth, features = labelled_features(folder, jobs=jobs)  # first: a folder with no images fails fast
     training = default_training_set(jobs)
@@ -127,7 +127,7 @@ def format_comparison(results: list[FamilyResult]) -> str:
 
 def write_comparison(results: list[FamilyResult], out_dir: Path) -> Path:
     """Write comparison.json and comparison.html into `out_dir`; returns the HTML's path."""
-    from batchdigits.report import render
+    from batchdigits.output.report import render
 
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import io
 import json
 from dataclasses import asdict, dataclass, field
@@ -13,7 +14,7 @@ import numpy as np
 from batchdigits.atomic import write_atomically
 from batchdigits.errors import ModelError
 
-# C and gamma: writer-grouped cross-validation (python -m batchdigits.tuning; docs/model.md: "How the model is built").
+# C and gamma: writer-grouped cross-validation (python -m batchdigits.learning.tuning; docs/model.md: "How the model is built").
 SVC_C = 1.0
 SVC_GAMMA = 0.0014
 CALIBRATION_FOLDS = 5
@@ -22,6 +23,8 @@ WRITER_BLOCKS = 13  # load_digits is in writer order; 13 contiguous blocks appro
 # 4: as 3, stored as plain arrays (loading imports no scikit-learn); 3: one SVC on both drawings'
 # stroke directions; 2: two SVCs on the drawings' 8x8 counts; 1: the pen drawing's only
 MODEL_FORMAT = 4
+# Where the classes of models pickled by earlier layouts live now (a model file names its classes' modules).
+MOVED_MODULES = {"batchdigits.model": "batchdigits.recognition.model"}
 
 
 @dataclass
@@ -320,11 +323,21 @@ def unpickle_model(path: Path, card: ModelCard, payload: bytes) -> LoadedModel:
     """The model from the file bytes that verify_model(path) returned with `card` (checked, so safe to unpickle)."""
     import joblib
 
+    _alias_moved_modules()
     try:
         estimator = joblib.load(io.BytesIO(payload))
     except Exception as exc:  # the hash matched, so this is a broken build, not an attack
         raise ModelError(f"model {path} cannot be loaded ({type(exc).__name__}): {_rebuild_hint(path)}") from None
     return LoadedModel(estimator=estimator, card=card, path=path)
+
+
+def _alias_moved_modules() -> None:
+    """Let models pickled before the package was split into layers (2026-12-07) find their classes."""
+    import sys
+
+    for old, new in MOVED_MODULES.items():
+        if old not in sys.modules:
+            sys.modules[old] = importlib.import_module(new)
 
 
 def _rebuild_hint(path: Path) -> str:

@@ -69,8 +69,8 @@ def candidates(rgb: np.ndarray, upright_size: tuple[int, int] | None = None) -> 
     Boxes are scaled to `upright_size` (width, height), the picture's size before it was shrunk.
     A picture that is one digit gets exactly the glyph a lone digit gets (glyph_from_image).
     """
-    from batchdigits.glyph import MODEL_INPUT, blank_or_noise, glyph_from_ink, ink_levels, ink_map
-    from batchdigits.segment import segment
+    from batchdigits.recognition.glyph import MODEL_INPUT, blank_or_noise, glyph_from_ink, ink_levels, ink_map
+    from batchdigits.recognition.segment import segment
 
     ink = ink_map(rgb)
     height, width = ink.shape

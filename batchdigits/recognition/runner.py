@@ -111,7 +111,7 @@ def process_file(path: Path, known_sha256: str | None = None, whole_only: bool =
 def _process_open(stream: BinaryIO, info: os.stat_result, known_sha256: str | None, whole_only: bool,
                   pages: tuple[int, ...] | None, known_version: tuple[int, int] | None) -> ProcessedFile:
     """process_file of a file open as `stream`, whose stat is `info`."""
-    from batchdigits.documents import is_pdf_stream
+    from batchdigits.files.documents import is_pdf_stream
 
     version = (info.st_size, info.st_mtime_ns)
     if pages is not None:  # more pages of a document an earlier task hashed: its stamp stands for the hash
@@ -154,8 +154,8 @@ def process_bytes(data: bytes, whole_only: bool = False) -> ProcessedFile:
 def process_stream(stream: BinaryIO, whole_only: bool = False) -> ProcessedFile:
     """process_bytes of a seekable binary stream (a file's bytes or the open file itself)."""
     # Imported here: a run with nothing to read never pays for Pillow, scipy and scikit-image.
-    from batchdigits.decode import decode_image
-    from batchdigits.documents import is_pdf_stream, page_count
+    from batchdigits.files.decode import decode_image
+    from batchdigits.files.documents import is_pdf_stream, page_count
 
     if not whole_only:
         try:
@@ -173,8 +173,8 @@ def process_stream(stream: BinaryIO, whole_only: bool = False) -> ProcessedFile:
 def read_pages(stream: BinaryIO, indexes: tuple[int, ...], count: int | None) -> tuple[ProcessedFile, ...]:
     """The results of pages `indexes` (0-based) of a PDF or multi-page file (a seekable binary
     stream), each with its 1-based `page` (None when the document has one page: `count` 1)."""
-    from batchdigits.decode import decode_image, decode_picture
-    from batchdigits.documents import is_pdf_stream, pdf_pages
+    from batchdigits.files.decode import decode_image, decode_picture
+    from batchdigits.files.documents import is_pdf_stream, pdf_pages
 
     def numbered(index: int, processed: ProcessedFile) -> ProcessedFile:
         return replace(processed, page=None if count == 1 else index + 1)
@@ -206,8 +206,8 @@ def _read_guarded(decode, whole_only: bool = False) -> ProcessedFile:
 
 def read_decoded(decoded, whole_only: bool = False) -> ProcessedFile:
     """A decoded picture's candidate digits (with `whole_only`, its one glyph); never raises."""
-    from batchdigits.glyph import glyph_from_image
-    from batchdigits.reading import candidates
+    from batchdigits.recognition.glyph import glyph_from_image
+    from batchdigits.recognition.reading import candidates
 
     try:
         if whole_only:
@@ -270,8 +270,8 @@ def labelled_features(folder: Path, *, jobs: int) -> tuple[np.ndarray, np.ndarra
 
     A row is NaN where no digit was found or the file failed.
     """
-    from batchdigits.datasets import labelled_files
-    from batchdigits.glyph import MODEL_INPUT
+    from batchdigits.files.datasets import labelled_files
+    from batchdigits.recognition.glyph import MODEL_INPUT
 
     files = labelled_files(folder)
     features = np.full((len(files), MODEL_INPUT), np.nan)

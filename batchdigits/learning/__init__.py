@@ -1,0 +1,1 @@
+"""Learning: training sets, augmentation, synthetic digits, training and tuning the classifier."""

@@ -1,0 +1,1 @@
+"""Output: results files, the HTML report, scores, evaluation and comparison with a baseline."""
