@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
-from drawing import REPO
+from drawing import REPO, SAMPLES
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
@@ -71,3 +76,67 @@ def test_the_schema_document_names_every_field_the_scan_writes(cli, samples_dir,
     documented = re.search(r"Columns, version 1's first and in their order: `([^`]+)`, then\s+\*2\* `([^`]+)`",
                            schema, re.S)
     assert documented and header == [column.strip() for part in documented.groups() for column in part.split(",")]
+
+
+def _batchdigits_on_path(folder: Path) -> dict:
+    """An environment whose `batchdigits` on PATH is this interpreter's, as after `pip install .`."""
+    folder.mkdir()
+    launcher = folder / "batchdigits"
+    launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m batchdigits "$@"\n')
+    launcher.chmod(0o755)
+    environment = {key: value for key, value in os.environ.items() if key != "BATCHDIGITS_DEBUG"}
+    environment["PATH"] = f"{folder}{os.pathsep}{environment['PATH']}"
+    return environment
+
+
+def test_the_readme_quick_start_prints_what_it_shows(tmp_path):
+    # The opening example is a shell transcript: run each `$` line and compare with the lines under it.
+    transcript = re.match(r"# batchdigits\n.+?```\n(.+?)\n```", README, re.S).group(1).splitlines()
+    shutil.copytree(SAMPLES, tmp_path / "samples", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    environment = _batchdigits_on_path(tmp_path / "bin")
+    steps = []
+    for line in transcript:
+        if line.startswith("$ "):
+            steps.append((line[2:], []))
+        else:
+            steps[-1][1].append(line.replace("/home/me", str(tmp_path)))
+    assert [command.split()[0] for command, _ in steps] == ["batchdigits", "grep"]
+    for command, shown in steps:
+        result = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=environment,
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines() == shown, command
+
+
+def test_the_readme_scheduled_commands_run_quietly(tmp_path):
+    # The cron line and the systemd unit's ExecStart, with the user's folders swapped for real ones.
+    cron = re.search(r"^\*/5 \* \* \* \* (batchdigits scan .*)$", README, re.M).group(1)
+    service = re.search(r"^ExecStart=%h/\.local/bin/(batchdigits scan .*)$", README, re.M).group(1)
+    shutil.copytree(SAMPLES / "paint", tmp_path / "scans" / "paint")
+    environment = _batchdigits_on_path(tmp_path / "bin")
+    for command in (cron, service):
+        command = command.replace("/srv/scans-report", str(tmp_path / "report")).replace(
+            "/srv/scans", str(tmp_path / "scans"))
+        result = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=environment,
+                                capture_output=True, text=True, timeout=600)
+        assert (result.returncode, result.stdout, result.stderr) == (0, "", ""), command
+    assert json.loads((tmp_path / "report" / "results.json").read_text())["summary"]["files"] == len(
+        list((SAMPLES / "paint").iterdir()))
+
+
+def test_every_option_in_the_readme_tables_is_one_the_command_accepts(cli):
+    sections = re.findall(r"^### `batchdigits (\w+)[^`]*`\n(.+?)(?=^##)", README, re.S | re.M)
+    assert {name for name, _ in sections} >= {"scan", "watch", "train", "evaluate"}
+    for name, text in sections:
+        help_text = cli(name, "--help", env={"COLUMNS": "200"}).stdout
+        for cell in re.findall(r"^\| `([^`]+)` \|", text, re.M):
+            for option in re.findall(r"--?[a-z][a-z-]*", cell):
+                assert option in help_text, f"batchdigits {name} {option}"
+        excluded = set(re.findall(r"`(--[a-z-]+)`", " ".join(re.findall(r"\(except ([^)]+)\)", text))))
+        for option in re.findall(r"`(--[a-z-]+)", text):
+            assert (option in help_text) != (option in excluded), f"batchdigits {name} {option}"
+
+
+def test_the_readme_version_line_is_what_the_command_prints(cli):
+    shown = re.search(r"Prints `(batchdigits [^`]+)`", README).group(1)
+    assert cli("--version").stdout.strip() == shown
