@@ -175,8 +175,9 @@ def read_and_record(
     def commit() -> None:
         entries = list(others)
         if glyphs:
+            model = load_model_once()
             classify([processed.candidates for _, processed in glyphs],
-                     [processed.candidate_inputs for _, processed in glyphs], load_model_once().probabilities)
+                     [processed.candidate_inputs for _, processed in glyphs], model.probabilities, model.one_digit_of)
             entries.extend(_entry(key, processed, model_sha256, processed.candidates) for key, processed in glyphs)
         ledger.record(entries, processed_at, adding_to=unfinished)
         unfinished.update(entry.key for entry in entries if entry.stamp.size == UNFINISHED_SIZE)

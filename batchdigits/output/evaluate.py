@@ -153,7 +153,8 @@ def evaluate_folder(folder: Path, model_path: Path, *, review_below: float, jobs
 
     model = load_model(model_path)
     files = labelled_texts(folder)
-    readings = read_files([item.absolute for item in files], model.probabilities, jobs=jobs)
+    readings = read_files([item.absolute for item in files], model.probabilities, jobs=jobs,
+                          one_digit_of=model.one_digit_of)
     truth, predicted, confidence = [], [], []
     for item, reading in zip(files, readings):
         known = compact(item.text)
@@ -172,16 +173,18 @@ def evaluate_folder(folder: Path, model_path: Path, *, review_below: float, jobs
     return evaluation
 
 
-def read_files(paths: list[Path], probabilities_of, *, jobs: int, digits: int | None = None) -> list:
+def read_files(paths: list[Path], probabilities_of, *, jobs: int, digits: int | None = None,
+               one_digit_of=None) -> list:
     """Image files -> the Reading of each (None where no digit was found or the file failed), as a
-    scan reads them; `probabilities_of` maps (M, MODEL_INPUT) model inputs to (M, 10)."""
+    scan reads them; `probabilities_of` maps (M, MODEL_INPUT) model inputs to (M, 10), and
+    `one_digit_of` judges candidates of numbers (reading.classify)."""
     from batchdigits.recognition.reading import best_reading, classify
     from batchdigits.recognition.runner import iter_processed
 
     readings: list = [None] * len(paths)
     for index, processed in iter_processed(paths, jobs=jobs):
         if processed.outcome == "glyph":
-            classify([processed.candidates], [processed.candidate_inputs], probabilities_of)
+            classify([processed.candidates], [processed.candidate_inputs], probabilities_of, one_digit_of)
             readings[index] = best_reading(processed.candidates, digits)
     return readings
 

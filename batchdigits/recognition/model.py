@@ -61,6 +61,13 @@ class LoadedModel:
         one column per digit."""
         return digit_probabilities(self.estimator, features)
 
+    @property
+    def one_digit_of(self):
+        """The model's judge of whether a candidate of a number is one digit ((M, pieces.FEATURES)
+        piece features -> (M,) probability), or None when it has none (reading.classify)."""
+        scorer = getattr(self.estimator, "one_digit_", None)
+        return None if scorer is None else scorer.probability
+
 
 def digit_probabilities(estimator: object, features: np.ndarray) -> np.ndarray:
     """(N, MODEL_INPUT) model inputs -> (N, 10) an estimator's probabilities, one column per digit.

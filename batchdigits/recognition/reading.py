@@ -34,6 +34,11 @@ UNCERTAIN_MARGIN = 1.0
 # neighbours) is a guess about where digits part: the reading goes to review.
 ODD_SHAPE = 1.0
 EPSILON = 1e-6
+# Where a model judges whether candidates are one digit (pieces.py), the shape costs count this
+# much beside its judgement (measured: docs/numbers.md), and no judgement costs more than
+# -log(ONE_DIGIT_FLOOR).
+SHAPE_SHARE = 0.5
+ONE_DIGIT_FLOOR = 1e-4
 
 
 @dataclass(frozen=True)
@@ -152,9 +157,14 @@ def _piece_ink(ink: np.ndarray, piece) -> np.ndarray:
     return np.pad(crop * own, 4)
 
 
-def classify(tables: list[np.ndarray], inputs: list[np.ndarray], probabilities_of) -> None:
+def classify(tables: list[np.ndarray], inputs: list[np.ndarray], probabilities_of, one_digit_of=None) -> None:
     """Fill in the probabilities of (K,) CANDIDATE tables in place from their (K, MODEL_INPUT)
-    model inputs, in one call of `probabilities_of` ((M, MODEL_INPUT) -> (M, 10)) for them all."""
+    model inputs, in one call of `probabilities_of` ((M, MODEL_INPUT) -> (M, 10)) for them all.
+
+    With `one_digit_of` ((M, pieces.FEATURES) -> (M,) probability that a candidate is one digit),
+    each candidate of a number also pays for the doubt that it is one digit: its cost becomes
+    SHAPE_SHARE of its shape cost less the log of that probability.
+    """
     digits = [~table["skip"] for table in tables]
     if not any(real.any() for real in digits):
         return
@@ -163,6 +173,21 @@ def classify(tables: list[np.ndarray], inputs: list[np.ndarray], probabilities_o
     for table, real in zip(tables, digits):
         table["p"][real] = probabilities[start:start + int(real.sum())]
         start += int(real.sum())
+    if one_digit_of is None:
+        return
+    from batchdigits.recognition.pieces import piece_features
+
+    numbers = [table for table in tables if len(table) > 1 and (~table["skip"]).any()]
+    if not numbers:
+        return
+    features = [piece_features(table)[~table["skip"]] for table in numbers]
+    one = one_digit_of(np.concatenate(features))
+    start = 0
+    for table, rows in zip(numbers, features):
+        real = ~table["skip"]
+        doubt = -np.log(np.clip(one[start:start + len(rows)], ONE_DIGIT_FLOOR, 1.0))
+        table["cost"][real] = SHAPE_SHARE * table["cost"][real] + doubt
+        start += len(rows)
 
 
 def best_reading(table: np.ndarray, expected: int | None = None) -> Reading | None:

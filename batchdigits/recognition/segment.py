@@ -58,6 +58,8 @@ CUT_FREE_STROKES = 0.0  # ... (cheaper cuts split single digits more than they m
 # whole number would lose a light digit (a worn pen, a faint scan) beside dark ones. Each
 # candidate digit is thresholded again on its own when its glyph is made.
 STRONG = 0.4
+LIGHT = 0.4  # a digit lighter than the rest is looked for down to this part of the number's threshold ...
+LIGHT_PEAK = 0.6  # ... when its darkest ink is below this part of the number's darkest
 SKIP_COST = 1.0  # leaving a fragment out as a speck
 
 
@@ -131,6 +133,7 @@ def segment(ink: np.ndarray, levels: tuple[float, float] | None = None) -> Segme
     mask = ink > min(level, STRONG * peak)
     if mask.mean() > MAX_INK_FRACTION or _lone(mask):
         return None
+    mask = _with_light_digits(ink, mask, min(level, STRONG * peak), peak)
     lines_removed, ticks = print_lines(mask)
     mask &= ~lines_removed
     labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
@@ -175,6 +178,33 @@ def segment(ink: np.ndarray, levels: tuple[float, float] | None = None) -> Segme
     if len(atoms_per_line) == 1:
         pieces = [_as_whole(piece, atoms_per_line[0], ink.shape) for piece in pieces]
     return Segmentation(atoms=tuple(atoms_per_line), skips=tuple(skips_per_line), pieces=tuple(pieces))
+
+
+def _with_light_digits(ink: np.ndarray, mask: np.ndarray, threshold: float, peak: float) -> np.ndarray:
+    """The (H, W) bool ink `mask` (the (H, W) ink map above `threshold`; `peak` its darkest) with
+    light digits redrawn: a component of the ink above LIGHT of the threshold whose own darkest
+    is below LIGHT_PEAK of the peak, and as tall as DIGIT_SIZED of the tallest, is ink where it
+    passes STRONG of its own darkest. A digit written lighter than its neighbours (a worn pen,
+    less pressure) would otherwise keep only its darkest core, and be left out as a speck."""
+    weak = ink > max(MIN_CONTRAST, LIGHT * threshold)
+    labels, count = ndimage.label(weak, structure=np.ones((3, 3), dtype=bool))
+    if count <= 1:
+        return mask
+    index = np.arange(1, count + 1)
+    own_peak = np.asarray(ndimage.maximum(ink, labels, index))
+    light = own_peak < LIGHT_PEAK * peak
+    if not light.any():
+        return mask
+    heights = np.array([box[0].stop - box[0].start for box in ndimage.find_objects(labels)])
+    light &= heights >= DIGIT_SIZED * heights.max()
+    if not light.any():
+        return mask
+    inside = labels > 0
+    owner = labels[inside] - 1
+    redrawn = mask.copy()
+    chosen = light[owner]
+    redrawn[inside] = np.where(chosen, ink[inside] > STRONG * own_peak[owner], mask[inside])
+    return redrawn
 
 
 def _as_whole(piece: Piece, atoms: int, shape: tuple[int, int]) -> Piece:
