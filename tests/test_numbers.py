@@ -34,7 +34,7 @@ def read(image: Image.Image, model, digits: int | None = None, fmt: str = "PNG")
     table, inputs, reason = candidates(decoded.rgb, decoded.upright_size)
     if reason is not None:
         return reason
-    classify([table], [inputs], model.probabilities)
+    classify([table], [inputs], model.probabilities, model.one_digit_of)
     return best_reading(table, digits)
 
 
@@ -107,6 +107,54 @@ def test_a_little_skew_of_the_whole_line(model):
     image, _ = number_image("27364", gap=0.3)
     tilted = image.rotate(4, expand=True, fillcolor="white", resample=Image.Resampling.BICUBIC)
     assert read(tilted, model).text == "27364"
+
+
+def test_a_digit_written_lighter_than_the_rest_is_read(model):
+    # One pen pressed less: the 7 is a light grey beside black digits, and keeps more than its core.
+    image, boxes = number_image("3715", gap=0.35)
+    light, _ = number_image("3715", gap=0.35, ink=(175, 175, 175))
+    left, _, right, _ = boxes[1]
+    margin = 0.1 * (boxes[2][0] - boxes[1][2])
+    region = (int(left - margin), 0, int(right + margin), image.height)
+    image.paste(light.crop(region), region[:2])
+    grey = np.asarray(image.convert("L"))
+    assert grey[:, region[0]:region[2]].min() >= 150 and grey.min() < 60, "the test must draw one light digit"
+    reading = read(image, model)
+    assert reading.text == "3715"
+    assert reading.digits[1].box[3] > 0.8 * max(digit.box[3] for digit in reading.digits)
+
+
+def test_a_judge_of_one_digit_decides_between_a_merged_pair_and_its_parts(model):
+    # Touching digits: the same candidates read under a judge that trusts only candidates about
+    # one digit wide and under one that trusts only wider ones give four digits and fewer.
+    image, _ = number_image("4692", gap=-0.12, width=7, seed=6)
+    assert _components(image) < 4, "the test must draw digits that touch"
+    decoded = decode_image(_png(image))
+    table, inputs, _ = candidates(decoded.rgb, decoded.upright_size)
+    from batchdigits.recognition.pieces import FEATURES, piece_features
+
+    def one_wide(features):
+        assert features.shape[1] == FEATURES
+        return np.where((features[:, 66] > 0.35) & (features[:, 66] < 0.7), 0.99, 0.01)  # width / digit height
+
+    def wider(features):
+        return np.where(features[:, 66] >= 0.7, 0.99, 0.01)
+
+    readings = {}
+    for name, judge in (("one wide", one_wide), ("wider", wider)):
+        judged = table.copy()
+        classify([judged], [inputs], model.probabilities, judge)
+        readings[name] = best_reading(judged)
+    assert readings["one wide"].text == "4692" and len(readings["wider"].digits) < 4
+    assert (piece_features(table)[table["skip"]] == 0).all()
+
+
+def _png(image: Image.Image) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def test_two_lines_are_read_top_to_bottom(model):

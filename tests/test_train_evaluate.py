@@ -409,3 +409,40 @@ def test_evaluate_and_the_report_label_files_by_the_same_folder_rule(tmp_path):
     paths = ["4/a.png", "set/7/b.png", "3/day-2/c.png", "notes/d.png", "12/e.png", "7/3/f.png", "90210/g.png"]
     # The innermost folder named with digits counts: a lone digit, or a number for the report.
     assert [item_label(path, None) for path in paths] == ["4", "7", "3", None, "12", "3", "90210"]
+
+
+def test_the_judge_of_one_digit_as_arrays_gives_scikit_learns_probabilities():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from batchdigits.recognition.pieces import OneDigitScorer
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(600, 94))
+    truth = (features[:, 3] + features[:, 70] * features[:, 5] > 0.2).astype(int)
+    boosted = HistGradientBoostingClassifier(max_iter=40, early_stopping=False, random_state=0).fit(features, truth)
+    scorer = OneDigitScorer.of(boosted)
+    fresh = rng.normal(size=(300, 94))
+    assert np.allclose(scorer.probability(fresh), boosted.predict_proba(fresh)[:, 1], atol=1e-12)
+    assert scorer.probability(np.empty((0, 94))).shape == (0,)
+
+
+def test_composed_numbers_are_deterministic_and_their_candidates_labelled_by_the_drawn_digits():
+    from batchdigits.learning.pieces import composed_candidates, one_digit_labels
+    from batchdigits.learning.trainer import load_digits_split
+
+    _, _, cells, labels = load_digits_split()
+    cells, labels = cells[:300], labels[:300]
+    whole = composed_candidates(cells, labels, 6, seed=1)
+    assert len(whole) >= 4
+    parts = composed_candidates(cells, labels, 3, seed=1) + composed_candidates(cells, labels, 3, seed=1, first_index=3)
+    assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[2], b[2]) for a, b in zip(whole, parts))
+    for table, inputs, truth in whole:
+        assert len(inputs) == len(table) and ((truth == -1) == table["skip"]).all()
+        assert set(truth[~table["skip"]].tolist()) <= {0, 1} and truth.max() == 1
+    # By hand: two drawn digits, a candidate on each, one over both, and half of one.
+    from batchdigits.recognition.reading import CANDIDATE
+
+    table = np.zeros(5, CANDIDATE)
+    table["box"] = [(10, 0, 20, 30), (40, 0, 22, 30), (10, 0, 52, 30), (10, 0, 10, 30), (0, 0, 0, 0)]
+    table["skip"][4] = True
+    assert one_digit_labels(table, [(10, 2, 20, 28), (41, 1, 20, 29)]).tolist() == [1, 1, 0, 0, -1]

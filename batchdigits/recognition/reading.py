@@ -35,9 +35,11 @@ UNCERTAIN_MARGIN = 1.0
 ODD_SHAPE = 1.0
 EPSILON = 1e-6
 # Where a model judges whether candidates are one digit (pieces.py), the shape costs count this
-# much beside its judgement (measured: docs/numbers.md), and no judgement costs more than
-# -log(ONE_DIGIT_FLOOR).
+# much beside the log-odds of its judgement, each digit read earns DIGIT_BONUS (the odds charge
+# a split for every part, a merged pair once), and no judgement is surer than ONE_DIGIT_FLOOR
+# from 0 or 1 (measured: docs/numbers.md).
 SHAPE_SHARE = 0.5
+DIGIT_BONUS = 0.5
 ONE_DIGIT_FLOOR = 1e-4
 
 
@@ -162,8 +164,8 @@ def classify(tables: list[np.ndarray], inputs: list[np.ndarray], probabilities_o
     model inputs, in one call of `probabilities_of` ((M, MODEL_INPUT) -> (M, 10)) for them all.
 
     With `one_digit_of` ((M, pieces.FEATURES) -> (M,) probability that a candidate is one digit),
-    each candidate of a number also pays for the doubt that it is one digit: its cost becomes
-    SHAPE_SHARE of its shape cost less the log of that probability.
+    the candidates of a number are also judged by it: a candidate's cost becomes SHAPE_SHARE of
+    its shape cost less the log-odds of that probability and DIGIT_BONUS.
     """
     digits = [~table["skip"] for table in tables]
     if not any(real.any() for real in digits):
@@ -185,8 +187,8 @@ def classify(tables: list[np.ndarray], inputs: list[np.ndarray], probabilities_o
     start = 0
     for table, rows in zip(numbers, features):
         real = ~table["skip"]
-        doubt = -np.log(np.clip(one[start:start + len(rows)], ONE_DIGIT_FLOOR, 1.0))
-        table["cost"][real] = SHAPE_SHARE * table["cost"][real] + doubt
+        judged = np.clip(one[start:start + len(rows)], ONE_DIGIT_FLOOR, 1.0 - ONE_DIGIT_FLOOR)
+        table["cost"][real] = SHAPE_SHARE * table["cost"][real] - np.log(judged / (1.0 - judged)) - DIGIT_BONUS
         start += len(rows)
 
 
