@@ -13,7 +13,7 @@ import io
 
 import numpy as np
 
-NUMBERS = 1500  # composed numbers per training run (about 30,000 candidates)
+NUMBERS = 3000  # composed numbers per training run (about 70,000 candidates)
 DIGITS = (2, 6)  # least and most digits of a composed number
 GAPS = (-0.15, 0.5)  # between two digits' ink, in digit heights: overlapping to wide
 HEIGHTS = (18.0, 160.0)  # digit heights, in pixels, of a composed number ...

@@ -20,9 +20,10 @@ SVC_GAMMA = 0.0014
 CALIBRATION_FOLDS = 5
 CALIBRATION_C = 0.05  # regularisation of the calibrating logistic regression (measured: docs/model.md)
 WRITER_BLOCKS = 13  # load_digits is in writer order; 13 contiguous blocks approximate the writers
+# 5: as 4, with a judge of whether a candidate of a number is one digit (recognition/pieces.py);
 # 4: as 3, stored as plain arrays (loading imports no scikit-learn); 3: one SVC on both drawings'
 # stroke directions; 2: two SVCs on the drawings' 8x8 counts; 1: the pen drawing's only
-MODEL_FORMAT = 4
+MODEL_FORMAT = 5
 # Where the classes of models pickled by earlier layouts live now (a model file names its classes' modules).
 MOVED_MODULES = {"batchdigits.model": "batchdigits.recognition.model"}
 
