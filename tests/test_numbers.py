@@ -149,6 +149,21 @@ def test_a_judge_of_one_digit_decides_between_a_merged_pair_and_its_parts(model)
     assert (piece_features(table)[table["skip"]] == 0).all()
 
 
+def test_a_judge_of_one_digit_never_doubts_a_picture_read_whole(model):
+    # A 5 on ruled paper: the page's lines cut it in three, so it has candidates to choose among.
+    from drawing import digit_image
+
+    pixels = np.asarray(digit_image(5, width=9).convert("RGB")).copy()
+    for row in (60, 140):
+        pixels[row:row + 2, :] = (170, 190, 230)
+    decoded = decode_image(_png(Image.fromarray(pixels)))
+    table, inputs, _ = candidates(decoded.rgb, decoded.upright_size)
+    assert len(table) > 1 and table["whole"].any(), "the test must draw a digit with several candidates"
+    # A judge that doubts the whole picture most, and its parts a little, is not heard on the whole.
+    classify([table], [inputs], model.probabilities, lambda features: np.where(features[:, 71] == 1, 0.01, 0.3))
+    assert best_reading(table).text == "5"
+
+
 def _png(image: Image.Image) -> bytes:
     import io
 

@@ -34,8 +34,10 @@ def piece_features(table: np.ndarray) -> np.ndarray:
     line_height = np.empty(len(rows))
     for line in np.unique(rows["line"]):
         members = rows["line"] == line
-        single = members & (atoms == 1)
-        line_height[members] = np.median(heights[single if single.any() else members])
+        single = heights[members & (atoms == 1)] if (members & (atoms == 1)).any() else heights[members]
+        # As segment's digit height: the median of the atoms at least half the tallest's height,
+        # so a digit cut into fragments (by a ruled line, a lifted pen) is not measured by them.
+        line_height[members] = np.median(single[single >= 0.5 * single.max()])
     ordered = np.sort(rows["p"], axis=1)[:, ::-1]
     relative_width = widths / line_height
     features[real, :64] = rows["glyph"] / 16.0

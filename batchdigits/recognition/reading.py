@@ -41,6 +41,7 @@ EPSILON = 1e-6
 SHAPE_SHARE = 0.5
 DIGIT_BONUS = 0.5
 ONE_DIGIT_FLOOR = 1e-4
+WHOLE_FLOOR = 0.5
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,9 @@ def classify(tables: list[np.ndarray], inputs: list[np.ndarray], probabilities_o
     for table, rows in zip(numbers, features):
         real = ~table["skip"]
         judged = np.clip(one[start:start + len(rows)], ONE_DIGIT_FLOOR, 1.0 - ONE_DIGIT_FLOOR)
+        # The judge learnt from numbers; most pictures are one digit: all of a picture's ink
+        # read as one may be supported by it, never doubted.
+        judged = np.where(table["whole"][real], np.maximum(judged, WHOLE_FLOOR), judged)
         table["cost"][real] = SHAPE_SHARE * table["cost"][real] - np.log(judged / (1.0 - judged)) - DIGIT_BONUS
         start += len(rows)
 
