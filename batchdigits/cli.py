@@ -202,27 +202,34 @@ def train(
     seed: Annotated[int, typer.Option("--seed", help="Seed for augmentation and the classifier.")] = 0,
     extra: Annotated[Optional[list[Path]], typer.Option("--extra", help="A labelled folder (subfolders 0..9) to train on as well; repeatable.")] = None,
     mnist: Annotated[Optional[Path], typer.Option("--mnist", help="A folder with MNIST's IDX training files (gzipped or not).")] = None,
+    labels: Annotated[Optional[Path], typer.Option("--labels", help="A CSV of path,text lines (as corrections.csv) naming images under --images to train on as well.")] = None,
+    images: Annotated[Optional[Path], typer.Option("--images", help="The folder the --labels paths are relative to.")] = None,
     jobs: JobsOption = None,
 ) -> None:
     """Build the model from load_digits, reproducibly for a seed.
 
-    Extra labelled folders and MNIST files can be added to the training data.
+    Extra labelled folders, MNIST files and a person's corrected images can be added to the training data.
     """
     from batchdigits.resources import bundled_model_path
     from batchdigits.recognition.runner import default_jobs
     from batchdigits.learning.trainer import train_model
 
     target = out if out is not None else bundled_model_path()
-    for folder in [*(extra or []), *([mnist] if mnist else [])]:
+    for folder in [*(extra or []), *([mnist] if mnist else []), *([images] if images else [])]:
         if not folder.is_dir():
             raise fail(f"not a folder: {folder}", ExitCode.USAGE)
+    if (labels is None) != (images is None):
+        raise fail("--labels and --images go together: the CSV, and the folder its paths are in", ExitCode.USAGE)
     card = _run_core(
         lambda: train_model(
-            target, seed=seed, extra=list(extra or []), mnist=mnist, jobs=jobs or default_jobs(),
+            target, seed=seed, extra=list(extra or []), mnist=mnist, labels=labels, images=images,
+            jobs=jobs or default_jobs(),
             report=lambda message: typer.echo(message, err=True),
         )
     )
     typer.echo(f"load_digits split accuracy: {card.metrics['load_digits_split_accuracy']:.4f}")
+    if labels is not None:
+        typer.echo(f"user images trained on: {card.user_images} (labels sha256 {card.user_labels_sha256[:12]})")
     typer.echo(f"model written: {target} (sha256 {card.sha256[:12]}, card {target.with_suffix('.json')})")
 
 

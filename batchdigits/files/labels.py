@@ -4,6 +4,7 @@ file of `path,text` lines, to measure the report's accuracy."""
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
 
 from batchdigits.errors import BatchDigitsError, ExitCode
@@ -73,3 +74,52 @@ def item_label(path: str, labels_file: dict | None, page: int | None = None) -> 
         if path in labels_file:
             return labels_file[path]
     return folder_text(path)
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    """One line of a training labels file: the image (`path`, inside the images folder;
+    `relative`, as the file names it), the digits it holds (`text`, e.g. "7" or "90210") and the
+    file's line number."""
+
+    path: Path
+    relative: str
+    text: str
+    line: int
+
+
+def read_training_labels(labels: Path, images: Path) -> list[LabelledImage]:
+    """A `path,text` CSV (as `corrections.csv` or `--labels`; a header line allowed) naming
+    images inside `images` -> its lines in order. LabelsFileError, naming the line, for a path
+    that is missing, not a regular file, outside `images` or named twice, and for text that is
+    not digits."""
+    try:
+        content = labels.read_text(encoding="utf-8-sig")
+        root = images.resolve(strict=True)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LabelsFileError(f"cannot read {exc.filename or labels}: {getattr(exc, 'strerror', None) or exc}") from None
+    found: list[LabelledImage] = []
+    seen: dict[Path, int] = {}
+    for number, row in enumerate(csv.reader(content.splitlines()), 1):
+        if not row or not "".join(row).strip():
+            continue
+        where = f"labels file {labels}, line {number}"
+        if len(row) != 2:
+            raise LabelsFileError(f"{where}: expected `path,text`")
+        relative, text = row[0].strip(), " ".join(row[1].split())
+        if not is_digit_text(text):
+            if number == 1 and not found:
+                continue  # a header such as "path,text"
+            raise LabelsFileError(f"{where}: the text {row[1].strip()!r} is not digits 0-9")
+        target = (root / relative).resolve()
+        if not target.is_relative_to(root):
+            raise LabelsFileError(f"{where}: {relative} is outside {images}")
+        if not target.is_file():
+            raise LabelsFileError(f"{where}: {relative} is not a file in {images}")
+        if target in seen:
+            raise LabelsFileError(f"{where}: {relative} is already labelled on line {seen[target]}")
+        seen[target] = number
+        found.append(LabelledImage(target, relative, text, number))
+    if not found:
+        raise LabelsFileError(f"labels file {labels} names no image")
+    return found

@@ -25,6 +25,8 @@ DEFAULT_COPIES = 9  # augmented redraws per load_digits image, besides the plain
 DEFAULT_SYNTHETIC = 1000  # synthetic drawings per digit (batchdigits/learning/synthetic.py)
 DISTORTED_WEIGHT = 0.5  # weight of each synthetic drawing's bent twin, in the SVC and its calibration (docs/model.md)
 CHUNKS = 24  # work units handed to the worker processes
+USER_STREAM = 3  # keeps the random streams of a person's images apart from load_digits' and the synthetic ones
+USER_SIDE = 128  # a person's one-digit image is augmented at most this many pixels on its long side
 
 
 @dataclass
@@ -130,6 +132,93 @@ def folder_training_set(folder: Path, *, jobs: int, first_group: int) -> Trainin
     )
 
 
+def user_training_set(images: list, reader, *, seed: int, copies: int, jobs: int, first_group: int) -> tuple[TrainingSet, list[str]]:
+    """A person's labelled images (files.labels.LabelledImage) -> (their training set, why each
+    image that gave nothing was left out). A one-digit image gives its scan glyph and `copies`
+    augmented redraws of it, as a load_digits image does; a number gives the glyph of each of
+    its digits as a scan finds them with its count given (`reader`, a LoadedModel, reads them)."""
+    from joblib import Parallel, delayed
+
+    chunks = [chunk for chunk in np.array_split(np.arange(len(images)), CHUNKS) if len(chunk)]
+    parts = Parallel(n_jobs=jobs)(
+        delayed(user_features)([images[i] for i in chunk], seed, copies, int(chunk[0])) for chunk in chunks
+    )
+    rows, labels, left_out = [], [], []
+    pending = []  # numbers: their candidates are classified here, where the model is
+    for part in parts:
+        for image, result in part:
+            if isinstance(result, str):
+                left_out.append(f"line {image.line}: {image.relative}: {result}")
+            elif isinstance(result, tuple):
+                pending.append((image, result))
+            else:
+                rows.append(result)
+                labels.extend([int(image.text)] * len(result))
+    if pending:
+        from batchdigits.recognition.reading import best_reading, classify
+
+        classify([table for _, (table, _) in pending], [inputs for _, (_, inputs) in pending],
+                 reader.probabilities, reader.one_digit_of)
+        for image, (table, inputs) in pending:
+            digits = image.text.replace(" ", "")
+            reading = best_reading(table, len(digits))
+            if reading is None or len(reading.rows) != len(digits) or reading.doubt:
+                left_out.append(f"line {image.line}: {image.relative}: its {len(digits)} digits were not found surely"
+                                + (f" ({reading.doubt})" if reading is not None and reading.doubt else ""))
+                continue
+            rows.append(inputs[list(reading.rows)])
+            labels.extend(int(digit) for digit in digits)
+    features = np.vstack(rows) if rows else np.empty((0, MODEL_INPUT))
+    used = len(images) - len(left_out)
+    return TrainingSet(
+        features=features,
+        labels=np.asarray(labels, dtype=int),
+        groups=np.full(len(labels), first_group),  # one person's images: treat them as one writer
+        description=[f"user images ({used} of {len(images)} labelled, {copies} augmented copies of each lone digit)"],
+    ), left_out
+
+
+def user_features(images: list, seed: int, copies: int, first_index: int) -> list[tuple[object, object]]:
+    """Labelled images -> for each, (the image, its result): (1 + copies, MODEL_INPUT) model
+    inputs for a one-digit image (row 0 its scan glyph, then augmented redraws, NaN where no
+    digit was found), (candidate table, inputs) for a number, or the reason it gave nothing.
+    Image i uses its own random stream from `seed` and `first_index` + i."""
+    from skimage.transform import rescale
+
+    from batchdigits.errors import DecodeError
+    from batchdigits.files.decode import decode_image
+    from batchdigits.recognition.glyph import glyph_from_image, ink_map
+    from batchdigits.recognition.reading import candidates
+    from batchdigits.learning.training import augment
+
+    results = []
+    for offset, image in enumerate(images):
+        try:
+            decoded = decode_image(image.path.read_bytes())
+        except (OSError, DecodeError) as exc:
+            results.append((image, f"cannot be read ({exc})"))
+            continue
+        if len(image.text.replace(" ", "")) > 1:
+            table, inputs, reason = candidates(decoded.rgb, decoded.upright_size)
+            results.append((image, reason or (table, inputs)))
+            continue
+        glyph = glyph_from_image(decoded.rgb)
+        if glyph.model_input is None:
+            results.append((image, glyph.reason or "no digit found"))
+            continue
+        rng = np.random.default_rng([seed, USER_STREAM, first_index + offset])
+        picture = 1.0 - ink_map(decoded.rgb)  # dark ink on white, whatever the image's colours
+        side = max(picture.shape)
+        if side > USER_SIDE:  # augmenting a scan at full size costs time and changes nothing the glyph keeps
+            picture = rescale(picture, USER_SIDE / side, anti_aliasing=True)
+        rows = [glyph.model_input]
+        for _ in range(copies):
+            copy = glyph_from_image(augment(picture, rng)).model_input
+            rows.append(copy if copy is not None else np.full(MODEL_INPUT, np.nan))
+        results.append((image, np.array(rows)))
+    return results
+
+
 def combine(sets: list[TrainingSet]) -> TrainingSet:
     """One training set from several, rows with no digit (NaN) dropped."""
     features = np.vstack([s.features for s in sets])
@@ -217,11 +306,20 @@ def train_model(
     synthetic: int = DEFAULT_SYNTHETIC,
     extra: list[Path] = (),
     mnist: Path | None = None,
+    labels: Path | None = None,
+    images: Path | None = None,
     numbers: int = NUMBERS,
     jobs: int = -1,
     report: Callable[[str], None] = lambda message: None,
 ) -> ModelCard:
-    """Build the model from load_digits (plus extra data), measure it, and save it with its card."""
+    """Build the model from load_digits (plus extra data, and a person's images named by a
+    `labels` file of `path,text` lines under `images`), measure it, and save it with its card."""
+    import hashlib
+
+    from batchdigits.files.labels import read_training_labels
+
+    user = read_training_labels(labels, images) if labels is not None else []
+    labels_sha256 = hashlib.sha256(labels.read_bytes()).hexdigest() if user else ""
     synthetic_set = synthetic_set_or_none(synthetic, seed=seed, jobs=jobs)
     report("measuring the recipe on load_digits' writer-disjoint split")
     split_training, test_features, truth = split_sets(seed=seed, copies=copies, synthetic=synthetic_set, jobs=jobs)
@@ -241,6 +339,17 @@ def train_model(
         next_group += 1
     if mnist is not None:
         sets.append(mnist_training_set(mnist, jobs=jobs, first_group=next_group))
+        next_group += 1
+    if user:
+        from batchdigits.recognition.model import load_model
+        from batchdigits.resources import bundled_model_path
+
+        report(f"reading {len(user)} labelled images from {images}")
+        user_set, left_out = user_training_set(user, load_model(bundled_model_path()), seed=seed, copies=copies,
+                                               jobs=jobs, first_group=next_group)
+        for reason in left_out:
+            report(f"left out: {reason}")
+        sets.append(user_set)
     training = combine(sets)
     report(f"fitting the calibrated SVC on {len(training.labels)} glyphs")
     classifier = fit(training, seed, jobs)
@@ -258,5 +367,7 @@ def train_model(
         metrics={"load_digits_split_accuracy": round(split, 4)},
         hyperparameters={"C": classifier.C, "gamma": classifier.gamma, "calibration": classifier.method,
                          "calibration_C": classifier.calibration_C, "one_digit": pieces},
+        user_images=len(user) - len(left_out) if user else 0,
+        user_labels_sha256=labels_sha256,
     )
     return save_model(classifier, card, out)

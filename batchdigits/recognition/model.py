@@ -43,6 +43,8 @@ class ModelCard:
     format: int = MODEL_FORMAT
     metrics: dict = field(default_factory=dict)
     hyperparameters: dict = field(default_factory=dict)
+    user_images: int = 0  # a person's labelled images trained on (train --labels), and ...
+    user_labels_sha256: str = ""  # ... the sha256 of the labels file that named them
 
     def to_json(self) -> str:
         """The card as pretty JSON text."""

@@ -61,13 +61,14 @@ class DigitRead:
 @dataclass(frozen=True)
 class Reading:
     """What a picture says: its digits in reading order, the text ("90210"; lines apart by a
-    space), the whole string's confidence (the product of its digits'), and `doubt`: why the
-    segmentation is uncertain (None when it is not)."""
+    space), the whole string's confidence (the product of its digits'), `doubt`: why the
+    segmentation is uncertain (None when it is not), and `rows`: its digits' rows of the table."""
 
     digits: tuple[DigitRead, ...]
     text: str
     confidence: float
     doubt: str | None = None
+    rows: tuple[int, ...] = ()  # the table rows of its digits, in order
 
 
 def candidates(rgb: np.ndarray, upright_size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, str | None]:
@@ -202,7 +203,7 @@ def best_reading(table: np.ndarray, expected: int | None = None) -> Reading | No
     with that many digits in all. None when no path reads a digit."""
     if len(table) == 1 and not table[0]["skip"] and expected in (None, 1):
         digit = _digit(table[0])  # a lone digit, as most pictures are: nothing to choose
-        return Reading(digits=(digit,), text=str(digit.digit), confidence=digit.confidence)
+        return Reading(digits=(digit,), text=str(digit.digit), confidence=digit.confidence, rows=(0,))
     if len(table) == 0:
         return None
     lines = sorted(set(table["line"].tolist()))
@@ -247,7 +248,8 @@ def best_reading(table: np.ndarray, expected: int | None = None) -> Reading | No
     digits = tuple(_digit(row) for row in rows if not row["skip"])
     text = _text(digits)
     confidence = float(np.prod([digit.confidence for digit in digits]))
-    return Reading(digits=digits, text=text, confidence=round(confidence, 4), doubt=doubt)
+    return Reading(digits=digits, text=text, confidence=round(confidence, 4), doubt=doubt,
+                   rows=tuple(index for index in chosen if not table[index]["skip"]))
 
 
 def _line_paths(table: np.ndarray, indexes: np.ndarray) -> dict[int, tuple[float, tuple]]:
