@@ -113,6 +113,8 @@ def test_the_readme_scheduled_commands_run_quietly(tmp_path):
     cron = re.search(r"^\*/5 \* \* \* \* (batchdigits scan .*)$", README, re.M).group(1)
     service = re.search(r"^ExecStart=%h/\.local/bin/(batchdigits scan .*)$", README, re.M).group(1)
     shutil.copytree(SAMPLES / "paint", tmp_path / "scans" / "paint")
+    for path in (tmp_path / "scans" / "paint").iterdir():  # old enough for --min-age, wherever the clone is fresh
+        os.utime(path, (path.stat().st_atime - 3600, path.stat().st_mtime - 3600))
     environment = _batchdigits_on_path(tmp_path / "bin")
     for command in (cron, service):
         command = command.replace("/srv/scans-report", str(tmp_path / "report")).replace(

@@ -439,10 +439,11 @@ def test_composed_numbers_are_deterministic_and_their_candidates_labelled_by_the
     for table, inputs, truth in whole:
         assert len(inputs) == len(table) and ((truth == -1) == table["skip"]).all()
         assert set(truth[~table["skip"]].tolist()) <= {0, 1} and truth.max() == 1
-    # By hand: two drawn digits, a candidate on each, one over both, and half of one.
+    # By hand: two drawn digits, a candidate on each, one over both, the left half of one, its
+    # bottom third (cut off by a printed line), and a skip row.
     from batchdigits.recognition.reading import CANDIDATE
 
-    table = np.zeros(5, CANDIDATE)
-    table["box"] = [(10, 0, 20, 30), (40, 0, 22, 30), (10, 0, 52, 30), (10, 0, 10, 30), (0, 0, 0, 0)]
-    table["skip"][4] = True
-    assert one_digit_labels(table, [(10, 2, 20, 28), (41, 1, 20, 29)]).tolist() == [1, 1, 0, 0, -1]
+    table = np.zeros(6, CANDIDATE)
+    table["box"] = [(10, 0, 20, 30), (40, 0, 22, 30), (10, 0, 52, 30), (10, 0, 10, 30), (10, 20, 20, 10), (0, 0, 0, 0)]
+    table["skip"][5] = True
+    assert one_digit_labels(table, [(10, 2, 20, 28), (41, 1, 20, 29)]).tolist() == [1, 1, 0, 0, 0, -1]

@@ -22,7 +22,8 @@ SYNTHETIC_SHARE = 0.5  # of the digits, synthetic drawings rather than load_digi
 COMB_SHARE = 0.15
 UNDERLINE_SHARE = 0.1
 # A candidate is one digit when its columns and those of one drawn digit overlap this much (of
-# the columns either covers); anything else (a merged pair, a part of a digit) is not.
+# the columns either covers) and it covers this much of that digit's rows; anything else (a
+# merged pair, a part of a digit, a digit's bowl cut off by a printed line) is not.
 ONE_DIGIT_OVERLAP = 0.75
 TREES = 200
 PIECE_STREAM = 2  # keeps these random streams apart from the classifier's
@@ -99,12 +100,14 @@ def one_digit_labels(table: np.ndarray, boxes: list[tuple[int, int, int, int]]) 
     candidate is one digit, 0 where it is not, -1 for skip rows."""
     labels = np.full(len(table), -1)
     for index in np.nonzero(~table["skip"])[0]:
-        x, _, width, _ = (int(v) for v in table[index]["box"])
-        overlap = 0.0
-        for left, _, drawn, _ in boxes:
-            shared = min(x + width, left + drawn) - max(x, left)
-            overlap = max(overlap, max(0, shared) / (max(x + width, left + drawn) - min(x, left)))
-        labels[index] = overlap >= ONE_DIGIT_OVERLAP
+        x, y, width, height = (int(v) for v in table[index]["box"])
+        one = False
+        for left, top, drawn_width, drawn_height in boxes:
+            shared = min(x + width, left + drawn_width) - max(x, left)
+            columns = max(0, shared) / (max(x + width, left + drawn_width) - min(x, left))
+            rows = max(0, min(y + height, top + drawn_height) - max(y, top)) / max(1, drawn_height)
+            one = one or (columns >= ONE_DIGIT_OVERLAP and rows >= ONE_DIGIT_OVERLAP)
+        labels[index] = one
     return labels
 
 
