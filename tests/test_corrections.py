@@ -50,6 +50,15 @@ def test_a_bad_line_is_named(tmp_path, images, content, message):
     assert message in str(caught.value)
 
 
+def test_a_corrections_file_that_is_not_text_is_a_clear_error(tmp_path, images):
+    labels = tmp_path / "corrections.csv"
+    labels.write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(LabelsFileError, match="cannot read"):
+        read_training_labels(labels, images)
+    with pytest.raises(LabelsFileError, match="cannot read"):
+        read_training_labels(tmp_path / "missing.csv", images)
+
+
 def test_train_refuses_a_bad_corrections_file_at_once_in_one_line(tmp_path, images, cli):
     labels = _csv(tmp_path, "inbox/d3.png,3\ninbox/d3.png,3\n")
     result = cli("train", "--labels", str(labels), "--images", str(images), "-o", str(tmp_path / "m.joblib"), timeout=60)

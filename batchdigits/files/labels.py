@@ -97,7 +97,8 @@ def read_training_labels(labels: Path, images: Path) -> list[LabelledImage]:
         content = labels.read_text(encoding="utf-8-sig")
         root = images.resolve(strict=True)
     except (OSError, UnicodeDecodeError) as exc:
-        raise LabelsFileError(f"cannot read {exc.filename or labels}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise LabelsFileError(f"cannot read {getattr(exc, 'filename', None) or labels}: "
+                              f"{getattr(exc, 'strerror', None) or exc}") from None
     found: list[LabelledImage] = []
     seen: dict[Path, int] = {}
     for number, row in enumerate(csv.reader(content.splitlines()), 1):

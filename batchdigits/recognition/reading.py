@@ -167,7 +167,8 @@ def classify(tables: list[np.ndarray], inputs: list[np.ndarray], probabilities_o
 
     With `one_digit_of` ((M, pieces.FEATURES) -> (M,) probability that a candidate is one digit),
     the candidates of a number are also judged by it: a candidate's cost becomes SHAPE_SHARE of
-    its shape cost less the log-odds of that probability and DIGIT_BONUS.
+    its shape cost less the log-odds of that probability and DIGIT_BONUS (the candidate that is
+    all of a one-line picture is judged at least WHOLE_FLOOR).
     """
     digits = [~table["skip"] for table in tables]
     if not any(real.any() for real in digits):
