@@ -68,7 +68,7 @@ def compose_number(inks: list[np.ndarray], rng: np.random.Generator) -> tuple[np
         steps = [ink.shape[1] + rng.uniform(*GAPS) * height for ink in inks[:-1]]
         offsets = [0] * len(inks)
     lefts = margin + np.r_[0.0, np.cumsum(steps)]
-    width = int(lefts[-1] + max(inks[-1].shape[1], steps[-1] if comb and steps else 0) + margin) + 1
+    width = int(lefts[-1] + (cell if comb else inks[-1].shape[1]) + margin) + 1
     tallest = max(ink.shape[0] for ink in inks)
     canvas = np.zeros((int(tallest + 0.15 * height) + 2 * margin, max(width, 8)))
     boxes = []
@@ -84,7 +84,7 @@ def compose_number(inks: list[np.ndarray], rng: np.random.Generator) -> tuple[np
     thickness = max(1, int(round(height / rng.uniform(30, 70))))
     if comb:
         top, bottom = margin - int(0.1 * height), canvas.shape[0] - margin + int(0.1 * height)
-        for edge in [*lefts, lefts[-1] + (steps[-1] if steps else cell)]:
+        for edge in [*lefts, lefts[-1] + cell]:
             x = int(round(edge)) - 1
             draw.line([(x, top), (x, bottom)], fill=shade, width=thickness)
         for y in (top, bottom):

@@ -189,12 +189,15 @@ def user_features(images: list, seed: int, copies: int, first_index: int) -> lis
     from batchdigits.files.decode import decode_image
     from batchdigits.recognition.glyph import glyph_from_image, ink_map
     from batchdigits.recognition.reading import candidates
+    from batchdigits.recognition.runner import open_regular_file
     from batchdigits.learning.training import augment
 
     results = []
     for offset, image in enumerate(images):
         try:
-            decoded = decode_image(image.path.read_bytes())
+            stream, _ = open_regular_file(image.path)  # as a scan opens it: no FIFO, nothing too large
+            with stream:
+                decoded = decode_image(stream.read())
         except (OSError, DecodeError) as exc:
             results.append((image, f"cannot be read ({exc})"))
             continue
