@@ -116,13 +116,17 @@ def test_status_and_digit_filters_hide_the_right_rows_and_keep_state_in_the_url(
 def test_a_confusion_matrix_click_filters_to_that_cell(browser, labelled_report):
     page, problems = _open(browser, labelled_report)
     cell = page.locator(".confusion td.diag a").first
+    expected = int(cell.inner_text())
     cell.click()
+    # the cell's link sets the hash; the browser fires hashchange after the click returns.
+    page.wait_for_function(f"document.querySelectorAll('#results tbody tr:not([hidden])').length === {expected}",
+                           timeout=5000)
     rows = _visible_rows(page)
-    assert len(rows) == int(cell.inner_text()) > 0
+    assert len(rows) == expected > 0
     assert all(row["truth"] == row["digit"] == "0" for row in rows)
     assert not page.locator("#cell-filter").is_hidden()
     page.locator("#cell-filter a").click()
-    # "show all" goes to "#", and the browser fires hashchange after the click returns.
+    # "show all" goes to "#", and again hashchange comes after the click.
     page.wait_for_function("document.querySelectorAll('#results tbody tr:not([hidden])').length === 22", timeout=5000)
     assert len(_visible_rows(page)) == 22 and page.locator("#cell-filter").is_hidden()
     page.close()
