@@ -40,7 +40,10 @@ def test_a_corrections_file_names_images_in_order(tmp_path, images):
     ("inbox/d3.png,3\n../outside.png,3\n", "line 2: ../outside.png is outside"),
     ("inbox/d3.png,3\ninbox/d7.png,seven\n", "line 2: the text 'seven' is not digits 0-9"),
     ("inbox/d3.png,3\ninbox/d7.png\n", "line 2: expected `path,text`"),
-    ("inbox/d3.png,3,x\n", "line 1: expected `path,text`"),
+    ("inbox/d3.png,3,1,x\n", "line 1: expected `path,text`"),
+    ("inbox/d3.png,3,x\n", "line 1: the page 'x' is not a whole number from 1"),
+    ("inbox/d3.png,3,2\ninbox/d3.png,3\n", "line 2: inbox/d3.png is already labelled on line 1"),
+    ("inbox/d3.png,3\ninbox/d3.png,3,2\n", "line 2: page 2 of inbox/d3.png is already labelled on line 1"),
     ("path,text\n", "names no image"),
 ])
 def test_a_bad_line_is_named(tmp_path, images, content, message):

@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 from PIL import Image
 
-from batchdigits.files.decode import ALLOWED_FORMATS, MAX_PIXELS, crop_to_ink
+from batchdigits.files.decode import ALLOWED_FORMATS, MAX_PIXELS, DecodedImage, crop_to_ink, decode_image, decode_picture
 from batchdigits.errors import DecodeError
 
 PDF_DPI = 200  # a handwritten digit of 5 mm is 40 px: what the glyph wants, at little cost
@@ -52,6 +52,25 @@ def page_count(stream: BinaryIO) -> int:
     if count > MAX_PAGES:
         raise DecodeError(f"{count:,} pages (at most {MAX_PAGES:,} are read from one file)")
     return count
+
+
+def decode_page(stream: BinaryIO, page: int | None) -> DecodedImage:
+    """The picture of page `page` (1-based) of a PDF or multi-page file (a seekable binary
+    stream), or with None the file's only picture (a one-page PDF's page); DecodeError if the
+    file cannot be read, has no such page, or (page None) holds several."""
+    count = page_count(stream)
+    if page is None and count > 1:
+        raise DecodeError(f"a document of {count} pages: name the page")
+    index = 0 if page is None else page - 1
+    if not 0 <= index < count:
+        raise DecodeError(f"the document has {count} page{'s' if count != 1 else ''}, not a page {page}")
+    if is_pdf_stream(stream):
+        for _, picture in pdf_pages(stream, [index]):
+            if isinstance(picture, DecodeError):
+                raise picture
+            return decode_picture(picture)
+    stream.seek(0)
+    return decode_image(stream, frame=None if page is None else index)
 
 
 def pdf_pages(stream: BinaryIO, indexes: Sequence[int]) -> Iterator[tuple[int, Image.Image | DecodeError]]:

@@ -10,6 +10,9 @@ from pathlib import Path
 from batchdigits.errors import BatchDigitsError, ExitCode
 
 MAX_LABEL_DIGITS = 1000  # a folder or label longer than this is not a number anyone scans
+# results.csv (and the report's corrections.csv) put a ' before a cell starting with one of these,
+# so that a spreadsheet does not run it as a formula; a labels file may name paths either way.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class LabelsFileError(BatchDigitsError):
@@ -42,6 +45,19 @@ def is_digit_text(text: str) -> bool:
     return 0 < len(compact) <= MAX_LABEL_DIGITS and all(c in "0123456789" for c in compact)
 
 
+def spreadsheet_safe(text: str) -> str:
+    """A CSV cell as results.csv writes it: a leading ' when a spreadsheet would run it as a formula."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def path_spellings(cell: str) -> tuple[str, ...]:
+    """The paths a labels file's cell may mean: itself, and without the ' that results.csv puts
+    before a formula-like path."""
+    if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS):
+        return cell, cell[1:]
+    return (cell,)
+
+
 def read_labels_file(path: Path) -> dict[str | tuple[str, int], str]:
     """A CSV of `path,text` lines (paths as results.csv shows them; a header line is allowed),
     text the digits the image holds (e.g. 7 or 90210), and optionally a third column, the page
@@ -55,13 +71,14 @@ def read_labels_file(path: Path) -> dict[str | tuple[str, int], str]:
         if not row or not "".join(row).strip():
             continue
         value = row[1].strip() if len(row) in (2, 3) else ""
-        page = row[2].strip() if len(row) == 3 else ""
-        if len(row) not in (2, 3) or not is_digit_text(value) or (len(row) == 3 and not (page.isdigit() and int(page) > 0)):
+        page = row[2].strip() if len(row) == 3 else ""  # empty: the whole file
+        if len(row) not in (2, 3) or not is_digit_text(value) or (page and not (page.isdigit() and int(page) > 0)):
             if number == 1 and len(row) in (2, 3):
                 continue  # a header such as "path,text"
             raise LabelsFileError(f"labels file {path}, line {number}: expected `path,text` (or `path,text,page`) "
                                   "with digits 0-9 as text")
-        labels[(row[0].strip(), int(page)) if page else row[0].strip()] = " ".join(value.split())
+        for spelling in path_spellings(row[0].strip()):
+            labels[(spelling, int(page)) if page else spelling] = " ".join(value.split())
     return labels
 
 
@@ -79,20 +96,22 @@ def item_label(path: str, labels_file: dict | None, page: int | None = None) -> 
 @dataclass(frozen=True)
 class LabelledImage:
     """One line of a training labels file: the image (`path`, inside the images folder;
-    `relative`, as the file names it), the digits it holds (`text`, e.g. "7" or "90210") and the
-    file's line number."""
+    `relative`, as the file names it), the digits it holds (`text`, e.g. "7" or "90210"), the
+    file's line number, and the page (1-based) of a multi-page file, or None for the whole file."""
 
     path: Path
     relative: str
     text: str
     line: int
+    page: int | None = None
 
 
 def read_training_labels(labels: Path, images: Path) -> list[LabelledImage]:
-    """A `path,text` CSV (as `corrections.csv` or `--labels`; a header line allowed) naming
-    images inside `images` -> its lines in order. LabelsFileError, naming the line, for a path
-    that is missing, not a regular file, outside `images` or named twice, and for text that is
-    not digits."""
+    """A `path,text` CSV (as `corrections.csv` or `--labels`; a header line allowed; an optional
+    third column, the page of a multi-page file) naming images inside `images` -> its lines in
+    order. LabelsFileError, naming the line, for a path that is missing, not a regular file,
+    outside `images` or named twice, for text that is not digits, and for a page that is not a
+    whole number from 1."""
     try:
         content = labels.read_text(encoding="utf-8-sig")
         root = images.resolve(strict=True)
@@ -100,27 +119,36 @@ def read_training_labels(labels: Path, images: Path) -> list[LabelledImage]:
         raise LabelsFileError(f"cannot read {getattr(exc, 'filename', None) or labels}: "
                               f"{getattr(exc, 'strerror', None) or exc}") from None
     found: list[LabelledImage] = []
-    seen: dict[Path, int] = {}
+    seen: dict[tuple[Path, int | None], int] = {}
     for number, row in enumerate(csv.reader(content.splitlines()), 1):
         if not row or not "".join(row).strip():
             continue
         where = f"labels file {labels}, line {number}"
-        if len(row) != 2:
-            raise LabelsFileError(f"{where}: expected `path,text`")
+        if len(row) not in (2, 3):
+            raise LabelsFileError(f"{where}: expected `path,text` (or `path,text,page`)")
         relative, text = row[0].strip(), " ".join(row[1].split())
+        page_cell = row[2].strip() if len(row) == 3 else ""
         if not is_digit_text(text):
             if number == 1 and not found:
                 continue  # a header such as "path,text"
             raise LabelsFileError(f"{where}: the text {row[1].strip()!r} is not digits 0-9")
-        target = (root / relative).resolve()
+        if page_cell and not (page_cell.isdigit() and int(page_cell) > 0):
+            raise LabelsFileError(f"{where}: the page {page_cell!r} is not a whole number from 1")
+        page = int(page_cell) if page_cell else None
+        spellings = [(root / spelling).resolve() for spelling in path_spellings(relative)]
+        target = next((path for path in spellings if path.is_file()), spellings[0])
         if not target.is_relative_to(root):
             raise LabelsFileError(f"{where}: {relative} is outside {images}")
         if not target.is_file():
             raise LabelsFileError(f"{where}: {relative} is not a file in {images}")
-        if target in seen:
-            raise LabelsFileError(f"{where}: {relative} is already labelled on line {seen[target]}")
-        seen[target] = number
-        found.append(LabelledImage(target, relative, text, number))
+        # A file's line covers all its pages, so it clashes with a line for any one of them.
+        clash = next((line for (path, at), line in seen.items()
+                      if path == target and (at == page or at is None or page is None)), None)
+        if clash is not None:
+            what = relative if page is None else f"page {page} of {relative}"
+            raise LabelsFileError(f"{where}: {what} is already labelled on line {clash}")
+        seen[(target, page)] = number
+        found.append(LabelledImage(target, relative, text, number, page))
     if not found:
         raise LabelsFileError(f"labels file {labels} names no image")
     return found

@@ -148,7 +148,7 @@ def user_training_set(images: list, reader, *, seed: int, copies: int, jobs: int
     for part in parts:
         for image, result in part:
             if isinstance(result, str):
-                left_out.append(f"line {image.line}: {image.relative}: {result}")
+                left_out.append(f"line {image.line}: {image.relative}{_page_of(image)}: {result}")
             elif isinstance(result, tuple):
                 pending.append((image, result))
             else:
@@ -163,7 +163,7 @@ def user_training_set(images: list, reader, *, seed: int, copies: int, jobs: int
             digits = image.text.replace(" ", "")
             reading = best_reading(table, len(digits))
             if reading is None or len(reading.rows) != len(digits) or reading.doubt:
-                left_out.append(f"line {image.line}: {image.relative}: its {len(digits)} digits were not found surely"
+                left_out.append(f"line {image.line}: {image.relative}{_page_of(image)}: its {len(digits)} digits were not found surely"
                                 + (f" ({reading.doubt})" if reading is not None and reading.doubt else ""))
                 continue
             rows.append(inputs[list(reading.rows)])
@@ -178,6 +178,10 @@ def user_training_set(images: list, reader, *, seed: int, copies: int, jobs: int
     ), left_out
 
 
+def _page_of(image) -> str:
+    return "" if image.page is None else f" page {image.page}"
+
+
 def user_features(images: list, seed: int, copies: int, first_index: int) -> list[tuple[object, object]]:
     """Labelled images -> for each, (the image, its result): (1 + copies, MODEL_INPUT) model
     inputs for a one-digit image (row 0 its scan glyph, then augmented redraws, NaN where no
@@ -186,7 +190,7 @@ def user_features(images: list, seed: int, copies: int, first_index: int) -> lis
     from skimage.transform import rescale
 
     from batchdigits.errors import DecodeError
-    from batchdigits.files.decode import decode_image
+    from batchdigits.files.documents import decode_page
     from batchdigits.recognition.glyph import glyph_from_image, ink_map
     from batchdigits.recognition.reading import candidates
     from batchdigits.recognition.runner import open_regular_file
@@ -197,7 +201,7 @@ def user_features(images: list, seed: int, copies: int, first_index: int) -> lis
         try:
             stream, _ = open_regular_file(image.path)  # as a scan opens it: no FIFO, nothing too large
             with stream:
-                decoded = decode_image(stream.read())
+                decoded = decode_page(stream, image.page)
         except (OSError, DecodeError) as exc:
             results.append((image, f"cannot be read ({exc})"))
             continue

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field
 
 from batchdigits import __version__
+from batchdigits.files.labels import spreadsheet_safe
 from batchdigits.recognition.reading import DigitRead, Reading
 
 STATUSES = ("recognized", "no_digit", "failed")
@@ -15,7 +16,6 @@ ALTERNATIVES = 3
 # results.json's schema: 2 added text, digits, review_reason, label and page to items; 3 reads
 # pages (an item per page of a PDF or multi-page TIFF) and lists the files skipped (docs/results-schema.md).
 SCHEMA_VERSION = 3
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -173,10 +173,7 @@ def results_json(items: list[ItemResult], run: RunCounts, model: dict, summary: 
 
 def csv_safe(value: object) -> str:
     """A cell as text, with a leading ' when a spreadsheet would run it as a formula."""
-    text = "" if value is None else str(value)
-    if text.startswith(FORMULA_STARTS):
-        return "'" + text
-    return text
+    return spreadsheet_safe("" if value is None else str(value))
 
 
 def results_csv(items: list[ItemResult]) -> str:
