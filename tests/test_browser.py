@@ -198,3 +198,152 @@ def test_numbers_show_boxes_and_digits_and_filter_and_sort_as_whole_numbers(brow
     assert shot.stat().st_size > 20_000
     page.close()
     assert problems == []
+
+
+@pytest.fixture(scope="module")
+def review_report(tmp_path_factory):
+    """A scanned folder with every result flagged (--review-below 1): lone digits, a number, a
+    two-page TIFF, a formula-like name and a blank page; no folder gives a known answer."""
+    from conftest import run_cli
+    from drawing import number_image
+
+    root = tmp_path_factory.mktemp("review")
+    folder = root / "inbox"
+    folder.mkdir()
+    for digit in (3, 7):
+        digit_image(digit, size=120, width=7).save(folder / f"d{digit}.png")
+    digit_image(5, size=120, width=7).save(folder / "=5.png")
+    number_image("4711", gap=0.35, seed=2)[0].save(folder / "n4711.png")
+    digit_image(1, size=120, width=7).save(folder / "doc.tif", save_all=True,
+                                          append_images=[digit_image(2, size=120, width=7)])
+    digit_image(0, size=120).point(lambda v: 255).save(folder / "blank.png")
+    result = run_cli("scan", str(folder), "-o", str(root / "report"), "--review-below", "1")
+    assert result.returncode == 0, result.stderr
+    return root / "report" / "report.html"
+
+
+def _current(page) -> str | None:
+    return page.evaluate("(() => { const row = document.querySelector('#results tr.current');"
+                         " return row ? row.dataset.path + (row.dataset.page ? '#' + row.dataset.page : '') : null; })()")
+
+
+def _go_to(page, target: str) -> None:
+    """Move with j (down) or k (up) until the row `target` (path, or path#page) is the current one."""
+    order = page.evaluate("Array.from(document.querySelectorAll('#results tbody tr'))"
+                          ".map(r => r.dataset.path + (r.dataset.page ? '#' + r.dataset.page : ''))")
+    key = "j" if _current(page) is None or order.index(target) > order.index(_current(page)) else "k"
+    for _ in range(len(order)):
+        if _current(page) == target:
+            return
+        page.keyboard.press(key)
+    assert _current(page) == target, f"{key} never reached {target}"
+
+
+def _answers(page) -> dict[str, list[str]]:
+    """Each row's answer as the page shows it: {path(#page): (row class, the answer's words)}."""
+    return page.evaluate(
+        "Object.fromEntries(Array.from(document.querySelectorAll('#results tbody tr'))"
+        ".filter(r => r.querySelector('.person'))"
+        ".map(r => [r.dataset.path + (r.dataset.page ? '#' + r.dataset.page : ''),"
+        " [r.classList.contains('corrected') ? 'corrected' : 'confirmed', r.querySelector('.person').textContent]]))")
+
+
+def test_rows_are_confirmed_and_corrected_with_the_keyboard_kept_over_a_reload_and_exported(
+        browser, review_report, tmp_path):
+    from conftest import run_cli
+
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"pageerror: {error}"))
+    page.goto(review_report.as_uri())
+    texts = page.evaluate("Object.fromEntries(Array.from(document.querySelectorAll('#results tbody tr'))"
+                          ".map(r => [r.dataset.path + (r.dataset.page ? '#' + r.dataset.page : ''), r.dataset.text]))")
+    flagged_rows = set(page.evaluate("Array.from(document.querySelectorAll('#results tbody tr[data-review=\"yes\"]'))"
+                                     ".map(r => r.dataset.path + (r.dataset.page ? '#' + r.dataset.page : ''))"))
+    flagged = len(flagged_rows)
+    assert flagged >= 4 and "blank.png" not in flagged_rows  # nearly every result with a digit
+    counter = page.locator("#review-count")
+    assert counter.inner_text() == f"{flagged} of {flagged} flagged left to review · 0 reviewed, 0 of them corrected"
+    assert page.locator("#export").is_disabled()
+
+    page.keyboard.press("j")
+    first = _current(page)
+    page.keyboard.press("k")  # already at the top: stays
+    assert _current(page) == first
+    page.keyboard.press("Enter")  # confirms the model's answer and moves on
+    assert _current(page) != first
+    _go_to(page, "d7.png")
+    page.keyboard.press("1")
+    page.keyboard.press("2")
+    assert "typing 12" in page.locator("#results tr.current .person").inner_text()
+    page.keyboard.press("Backspace")
+    page.keyboard.press("Enter")
+    assert _answers(page)["d7.png"] == ["corrected", "✎ corrected to 1"]
+    assert "line-through" in page.locator('#results tr[data-path="d7.png"] td.digit').evaluate(
+        "cell => getComputedStyle(cell).textDecorationLine")
+    page.keyboard.press("Escape")  # undoes that correction, back on its row
+    assert "d7.png" not in _answers(page) and _current(page) == "d7.png"
+    page.keyboard.press("9")
+    page.keyboard.press("Escape")  # drops what was typed
+    assert "d7.png" not in _answers(page)
+    page.keyboard.press("9")
+    page.keyboard.press("Enter")
+    _go_to(page, "n4711.png")
+    for key in "4717":
+        page.keyboard.press(key)
+    page.keyboard.press("Enter")
+    _go_to(page, "doc.tif#2")
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")
+    page.keyboard.press("ArrowUp")
+    assert _current(page) == "doc.tif#2"
+    # Digits typed into a filter are the filter's, not an answer.
+    page.fill("#name-filter", "")
+    page.locator("#name-filter").press("5")
+    page.locator("#name-filter").press("Escape")
+    assert page.locator("#results .person.typing").count() == 0
+
+    expected = {first: texts[first], "d7.png": "9", "n4711.png": "4717", "doc.tif#2": "2"}
+    shown = _answers(page)
+    assert {key: value[1].split()[-1] for key, value in shown.items()} == expected
+    assert shown["d7.png"][0] == shown["n4711.png"][0] == "corrected"
+    answered_flagged = len(flagged_rows & set(expected))
+    assert counter.inner_text().startswith(f"{flagged - answered_flagged} of {flagged} flagged left to review · 4 reviewed")
+
+    page.keyboard.press("n")  # the next flagged row without an answer
+    jumped = _current(page)
+    assert jumped not in expected and page.locator("#results tr.current").get_attribute("data-review") == "yes"
+
+    page.reload()
+    assert _answers(page) == shown and counter.inner_text().startswith(f"{flagged - answered_flagged} of {flagged}")
+    with page.expect_download() as download:
+        page.click("#export")
+    assert download.value.suggested_filename == "corrections.csv"
+    exported = tmp_path / "corrections.csv"
+    download.value.save_as(exported)
+    lines = exported.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "path,text,page"  # a page of a document is among them
+    rows = {}
+    for line in lines[1:]:
+        path, text, page_number = line.split(",")
+        rows[path.removeprefix("'") + (f"#{page_number}" if page_number else "")] = text
+        assert not path.startswith("=")  # results.csv's guard against formulas, kept
+    assert rows == expected
+    context.close()
+    assert problems == []
+
+    # The exported file is what --labels reads: the person's answers become the label column.
+    scanned = tmp_path / "again"
+    result = run_cli("scan", str(review_report.parent.parent / "inbox"), "-o", str(scanned), "--labels", str(exported))
+    assert result.returncode == 0, result.stderr
+    import csv
+    import json
+
+    with open(scanned / "results.csv", newline="", encoding="utf-8") as handle:
+        labelled = {row["path"].removeprefix("'") + (f"#{row['page']}" if row["page"] else ""): row["label"]
+                    for row in csv.DictReader(handle)}
+    assert {key: label for key, label in labelled.items() if label} == expected
+    items = json.loads((scanned / "results.json").read_text())["items"]
+    assert {item["path"] + (f"#{item['page']}" if item["page"] else ""): item["label"] for item in items
+            if item["label"] is not None} == expected

@@ -90,6 +90,32 @@ def test_user_images_become_glyphs_reproducibly(tmp_path, images, bundled_model)
     assert np.array_equal(training.features[[0, 3, 6]], other.features[[0, 3, 6]])  # the scan glyphs stay
 
 
+def test_the_report_s_export_reads_back_formula_guarded_paths_and_pages(tmp_path, images, bundled_model):
+    """corrections.csv as the report writes it: results.csv's ' before a formula-like path, and a
+    page column, empty for a whole file."""
+    from batchdigits.files.labels import read_labels_file
+    from batchdigits.learning.trainer import user_training_set
+
+    digit_image(5, size=96, width=6).save(images / "inbox" / "=5.png")
+    digit_image(1, size=96, width=6).save(images / "inbox" / "doc.tif", save_all=True,
+                                         append_images=[digit_image(2, size=96, width=6)])
+    exported = _csv(tmp_path, "path,text,page\n'inbox/=5.png,5,\ninbox/doc.tif,2,2\ninbox/d3.png,3,\n")
+    assert read_labels_file(exported) == {"'inbox/=5.png": "5", ("inbox/doc.tif", 2): "2", "inbox/d3.png": "3"}
+    guarded = _csv(tmp_path, "'=5.png,5\n")
+    assert read_labels_file(guarded) == {"'=5.png": "5", "=5.png": "5"}  # as results.csv shows it, and as it is
+
+    found = read_training_labels(_csv(tmp_path, "'=5.png,5\ndoc.tif,2,2\ndoc.tif,1,1\n"), images / "inbox")
+    assert [(image.path.name, image.page) for image in found] == [("=5.png", None), ("doc.tif", 2), ("doc.tif", 1)]
+    training, left_out = user_training_set(found, bundled_model, seed=1, copies=0, jobs=1, first_group=40)
+    assert left_out == [] and training.labels.tolist() == [5, 2, 1]
+    assert not np.array_equal(training.features[1], training.features[2])  # each page its own glyph
+    for line, reason in [("doc.tif,2,3", "doc.tif page 3: cannot be read (the document has 2 pages, not a page 3)"),
+                         ("doc.tif,1", "doc.tif: cannot be read (a document of 2 pages: name the page)")]:
+        wrong = read_training_labels(_csv(tmp_path, line + "\n"), images / "inbox")
+        _, left_out = user_training_set(wrong, bundled_model, seed=1, copies=0, jobs=1, first_group=40)
+        assert left_out == [f"line 1: {reason}"]
+
+
 def test_a_model_trained_with_user_images_records_them_and_scans(tmp_path, images, cli):
     import hashlib
 

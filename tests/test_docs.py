@@ -142,3 +142,31 @@ def test_every_option_in_the_readme_tables_is_one_the_command_accepts(cli):
 def test_the_readme_version_line_is_what_the_command_prints(cli):
     shown = re.search(r"Prints `(batchdigits [^`]+)`", README).group(1)
     assert cli("--version").stdout.strip() == shown
+
+
+def test_the_readme_review_loop_runs_on_an_exported_corrections_file(tmp_path):
+    # The scans run as shown; the training line is checked by its options (the real one takes
+    # minutes) and a small model trained on the same file stands in for its output.
+    from batchdigits.learning.trainer import train_model
+    from drawing import digit_image
+
+    scan_labels, train, scan_model = _commands("corrections").splitlines()
+    (tmp_path / "inbox").mkdir()
+    for digit in (2, 5, 8):
+        digit_image(digit, size=96, width=6).save(tmp_path / "inbox" / f"d{digit}.png")
+    (tmp_path / "corrections.csv").write_text("path,text\nd2.png,2\nd5.png,5\nd8.png,3\n", encoding="utf-8")
+    environment = _batchdigits_on_path(tmp_path / "bin")
+
+    def run(command: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", "-c", command], cwd=tmp_path, env=environment,
+                              capture_output=True, text=True, timeout=600)
+
+    assert run(scan_labels).returncode == 0
+    document = json.loads((tmp_path / "report" / "results.json").read_text())
+    assert sorted(item["label"] for item in document["items"]) == ["2", "3", "5"]
+    assert run(train + " --help").returncode == 0
+    train_model(tmp_path / "my-model.joblib", copies=0, synthetic=0, numbers=24,
+                labels=tmp_path / "corrections.csv", images=tmp_path / "inbox", jobs=2)
+    assert run(scan_model).returncode == 0
+    document = json.loads((tmp_path / "report" / "results.json").read_text())
+    assert document["model"]["name"] == "my-model" and document["summary"]["files"] == 3
