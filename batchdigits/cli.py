@@ -61,7 +61,7 @@ def _run_core(action):
         if os.environ.get("BATCHDIGITS_DEBUG"):
             raise
         raise fail(
-            f"internal error: {type(exc).__name__}: {exc} (set BATCHDIGITS_DEBUG=1 to see where)",
+            f"internal error: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0]} (set BATCHDIGITS_DEBUG=1 to see where)",
             ExitCode.FATAL,
         ) from None
 
@@ -80,7 +80,7 @@ DigitsOption = Annotated[Optional[int], typer.Option("--digits", min=1, max=1000
 
 def _scan_options(input_dir: Path, out: Path, model: Optional[Path], min_age: float, review_below: Optional[float],
                   jobs: Optional[int], full: bool, no_recursive: bool, labels: Optional[Path] = None,
-                  digits: Optional[int] = None):
+                  digits: Optional[int] = None, cluster: Optional[str] = None):
     """ScanOptions from the command line, defaults filled in."""
     from batchdigits.resources import bundled_model_path
     from batchdigits.recognition.runner import default_jobs
@@ -97,6 +97,7 @@ def _scan_options(input_dir: Path, out: Path, model: Optional[Path], min_age: fl
         full=full,
         labels_file=labels,
         digits=digits,
+        cluster=cluster or None,
     )
 
 
@@ -132,6 +133,7 @@ def scan(
     labels: Annotated[Optional[Path], typer.Option("--labels", help="CSV of path,text lines (text: the digits, e.g. 7 or 90210): known answers, to show accuracy (folders named with digits, like 7/ or 90210/, count too).", show_default=False)] = None,
     open_report: Annotated[bool, typer.Option("--open", help="Open the report in the web browser when done.")] = False,
     quiet: QuietOption = False,
+    cluster: Annotated[Optional[str], typer.Option("--cluster", envvar="BATCHDIGITS_CLUSTER", metavar="ADDRESS", help="Read the files on a Dask cluster: its scheduler's address (tcp://host:8786), or local:N for N local worker processes. Needs pip install 'batchdigits[dask]'; the files must be at the same path on every worker.", show_default=False)] = None,
 ) -> None:
     """Read the digits in every image of INPUT_DIR (one digit or a number) and write the report.
 
@@ -140,7 +142,10 @@ def scan(
     """
     from batchdigits.scan import scan as run_scan
 
-    options = _scan_options(input_dir, out, model, min_age, review_below, jobs, full, no_recursive, labels, digits)
+    if cluster and jobs is not None:
+        raise fail("--jobs and --cluster do not go together: a cluster's workers are set where it is started", ExitCode.USAGE)
+    options = _scan_options(input_dir, out, model, min_age, review_below, jobs, full, no_recursive, labels, digits,
+                            cluster)
     progress = _Progress(enabled=not quiet and sys.stderr.isatty())
     with progress:
         outcome = _run_core(lambda: run_scan(options, on_start=progress.start, progress=progress.advance))

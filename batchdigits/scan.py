@@ -55,6 +55,7 @@ class ScanOptions:
     full: bool = False
     labels_file: Path | None = None  # CSV of path,text: known answers for the report's accuracy
     digits: int | None = None  # the digit count every image should hold (None: whatever it holds)
+    cluster: str | None = None  # a Dask scheduler's address, or local:N, to read the files on (None: here)
 
 
 @dataclass(frozen=True)
@@ -158,10 +159,13 @@ def read_and_record(
     jobs: int,
     processed_at: str,
     progress: Callable[[int], None],
+    reader: Callable[..., Iterator[tuple[int, ProcessedFile]]] = iter_processed,
 ) -> ReadCounts:
     """Read, decode and classify files, committing results to the ledger batch by batch.
 
     `load_model_once` is called when the first glyphs need classifying (and may be called again).
+    `reader` has runner.iter_processed's signature (a cluster's reader yields results in any
+    order, already classified).
     """
     counts = ReadCounts()
     glyphs: list[tuple[bytes, ProcessedFile]] = []
@@ -174,10 +178,12 @@ def read_and_record(
 
     def commit() -> None:
         entries = list(others)
-        if glyphs:
+        unclassified = [processed for _, processed in glyphs if not processed.classified]
+        if unclassified:
             model = load_model_once()
-            classify([processed.candidates for _, processed in glyphs],
-                     [processed.candidate_inputs for _, processed in glyphs], model.probabilities, model.one_digit_of)
+            classify([processed.candidates for processed in unclassified],
+                     [processed.candidate_inputs for processed in unclassified], model.probabilities, model.one_digit_of)
+        if glyphs:
             entries.extend(_entry(key, processed, model_sha256, processed.candidates) for key, processed in glyphs)
         ledger.record(entries, processed_at, adding_to=unfinished)
         unfinished.update(entry.key for entry in entries if entry.stamp.size == UNFINISHED_SIZE)
@@ -215,7 +221,7 @@ def read_and_record(
         remaining = Counter(number for number, _ in later)
         failed = [keep(key, first, whole=False) for key, _, first in documents]
         changed = set()
-        for index, processed in iter_processed([job for _, job in later], jobs=jobs, per_task=1, inline_below=2):
+        for index, processed in reader([job for _, job in later], jobs=jobs, per_task=1, inline_below=2):
             number = later[index][0]
             key, _, first = documents[number]
             remaining[number] -= 1
@@ -237,7 +243,7 @@ def read_and_record(
         commit()
 
     work = [FileJob(item.absolute, known) for item, known in to_read]
-    for done, (index, processed) in enumerate(iter_processed(work, jobs=jobs), 1):
+    for done, (index, processed) in enumerate(reader(work, jobs=jobs), 1):
         key = path_key(to_read[index][0].path)
         if processed.outcome == "retry":
             counts.retry += 1
@@ -328,6 +334,10 @@ def scan(
     """
     started = now_utc()
     labels = read_labels_file(options.labels_file) if options.labels_file is not None else None
+    if options.cluster is not None:  # a malformed address, or no Dask, is said before anything is read
+        from batchdigits.recognition.cluster import parse_cluster
+
+        parse_cluster(options.cluster)
     passed: list[SkippedFile] = []
     found = find_images(options.input_dir, recursive=options.recursive, exclude=options.out_dir, skipped=passed)
     skipped = [(display_path(item.path), item.reason) for item in passed]
@@ -350,8 +360,10 @@ def scan(
                 # Unpickled from the bytes verified above, so a model file replaced meanwhile cannot
                 # slip in; only when the first glyphs need it (0.1 s: plain arrays, no scikit-learn).
                 load_model_once = functools.cache(lambda: unpickle_model(options.model_path, card, payload))
-                counts = read_and_record(plan.to_read, load_model_once, ledger, model_sha256=card.sha256,
-                                         jobs=options.jobs, processed_at=started, progress=progress)
+                with _file_reader(options, card, payload) as reader:
+                    counts = read_and_record(plan.to_read, load_model_once, ledger, model_sha256=card.sha256,
+                                             jobs=options.jobs, processed_at=started, progress=progress,
+                                             reader=reader)
                 stamps = ledger.stamps()
             fingerprint = report_fingerprint(options, card.sha256, found, stamps, labels, skipped)
             unchanged_report = ledger.get_meta("report") == fingerprint and all(
@@ -367,6 +379,18 @@ def scan(
     exit_code = ExitCode.FILES_FAILED if counts.failed else ExitCode.OK
     return ScanOutcome(report_path=report_path, summary=summary, run=run, exit_code=exit_code,
                        notes=tuple(notes))
+
+
+@contextmanager
+def _file_reader(options: ScanOptions, card: ModelCard, payload: bytes) -> Iterator[Callable]:
+    """runner.iter_processed, or with --cluster the reader that runs it on the cluster's workers."""
+    if options.cluster is None:
+        yield iter_processed
+        return
+    from batchdigits.recognition.cluster import cluster_reader, parse_cluster
+
+    with cluster_reader(parse_cluster(options.cluster), card, payload, options.input_dir) as reader:
+        yield reader
 
 
 def _open_ledger(out_dir: Path) -> Ledger:

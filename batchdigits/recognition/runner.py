@@ -50,6 +50,7 @@ class ProcessedFile:
     page: int | None = None  # 1-based page of a multi-page file this result is of
     pages: tuple[ProcessedFile, ...] = ()  # outcome "pages": results of some pages of a document ...
     page_count: int = 0  # ... which holds this many pages in all
+    classified: bool = False  # `candidates` already hold the model's probabilities (read on a cluster worker)
 
 
 @dataclass(frozen=True)
@@ -230,9 +231,30 @@ def read_decoded(decoded, whole_only: bool = False) -> ProcessedFile:
                          model_input=inputs[whole[0]] if len(whole) else None)
 
 
-def _process_many(jobs: Sequence[FileJob]) -> list[ProcessedFile]:
+def process_many(jobs: Sequence[FileJob]) -> list[ProcessedFile]:
     """process_file over a list (one worker task)."""
     return [process_file(job.path, job.known_sha256, job.whole_only, job.pages, job.known_version) for job in jobs]
+
+
+def classify_processed(results: Sequence[ProcessedFile], model) -> list[ProcessedFile]:
+    """The results with the candidates of every picture (and document page) classified by
+    `model` (a LoadedModel) in one batch, marked `classified`, as a cluster worker returns them."""
+    from batchdigits.recognition.reading import classify
+
+    def unclassified(processed: ProcessedFile) -> bool:
+        return processed.outcome == "glyph" and processed.candidates is not None
+
+    pictures = [page for processed in results for page in (processed.pages or (processed,)) if unclassified(page)]
+    classify([page.candidates for page in pictures], [page.candidate_inputs for page in pictures],
+             model.probabilities, model.one_digit_of)
+
+    def marked(processed: ProcessedFile) -> ProcessedFile:
+        if processed.pages:
+            return replace(processed, pages=tuple(marked(page) for page in processed.pages))
+        # The inputs are spent: the client needs only the classified table.
+        return replace(processed, classified=True, candidate_inputs=None) if unclassified(processed) else processed
+
+    return [marked(processed) for processed in results]
 
 
 def iter_processed(
@@ -249,7 +271,7 @@ def iter_processed(
 
     starts = range(0, len(work), per_task)
     results = Parallel(n_jobs=jobs, return_as="generator")(
-        delayed(_process_many)(work[start : start + per_task]) for start in starts
+        delayed(process_many)(work[start : start + per_task]) for start in starts
     )
     for start, batch in zip(starts, results):
         for offset, processed in enumerate(batch):
