@@ -187,3 +187,19 @@ def test_without_dask_the_option_says_how_to_install_it_and_help_never_loads_it(
              "print(sorted(name for name in sys.modules if name.split('.')[0] in ('dask', 'distributed')))")
     help_run = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert "--cluster" in help_run.stdout and help_run.stdout.strip().endswith("[]")
+
+
+def test_a_scheduler_without_workers_is_a_clear_error(monkeypatch, mixed_folder, bundled_model):
+    import logging
+
+    from batchdigits.recognition import cluster as module
+
+    monkeypatch.setattr(module, "WORKERS_SECONDS", 1)
+    empty = distributed.LocalCluster(n_workers=0, dashboard_address=None, silence_logs=logging.CRITICAL)
+    try:
+        with pytest.raises(module.ClusterError, match="has had no worker for 1 s"):
+            with module.cluster_reader(module.parse_cluster(empty.scheduler_address), bundled_model.card,
+                                       bundled_model.path.read_bytes(), mixed_folder):
+                pass
+    finally:
+        empty.close()

@@ -24,6 +24,7 @@ from batchdigits.recognition.runner import FILES_PER_TASK, FileJob, ProcessedFil
 CLUSTER_ENV = "BATCHDIGITS_CLUSTER"
 INSTALL_HINT = "pip install 'batchdigits[dask]'"
 CONNECT_SECONDS = 10  # a scheduler that has not answered by then is not there
+WORKERS_SECONDS = 120  # a scheduler without a worker for this long is not going to read anything
 TASKS_PER_THREAD = 4  # batches queued per worker thread: it never waits, and memory stays bounded
 
 
@@ -166,6 +167,10 @@ def cluster_reader(where: ClusterAddress, card, payload: bytes, root: Path) -> I
             cluster.close()
         raise ClusterError(f"cannot reach the Dask scheduler at {where}: {_short(exc)}") from None
     try:
+        try:
+            client.wait_for_workers(1, timeout=WORKERS_SECONDS)
+        except TimeoutError:
+            raise ClusterError(f"the Dask scheduler at {where} has had no worker for {WORKERS_SECONDS} s") from None
         model = WorkerModel(card=card, payload=payload, versions=installed_versions())
         client.register_plugin(_model_plugin(model), name=f"batchdigits-model-{card.sha256[:16]}")
         root_text = str(root.resolve())
