@@ -83,6 +83,9 @@ def test_user_images_become_glyphs_reproducibly(tmp_path, images, bundled_model)
     assert training.labels.tolist() == [3, 3, 3, 7, 7, 7, 4, 7, 1, 1]
     assert len(left_out) == 1 and left_out[0].startswith("line 3: inbox/blank.png:")
     assert (training.groups == 40).all()
+    from batchdigits.learning.trainer import USER_WEIGHT
+
+    assert USER_WEIGHT > 1 and (training.row_weights() == USER_WEIGHT).all()  # a person's own writing counts more
     again, _ = user_training_set(found, bundled_model, seed=1, copies=2, jobs=2, first_group=40)
     assert np.array_equal(training.features, again.features)
     other, _ = user_training_set(found, bundled_model, seed=2, copies=2, jobs=1, first_group=40)
