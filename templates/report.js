@@ -262,7 +262,9 @@ function review(rows, body) {
 
   function confirm() {
     if (!current) return;
-    const text = typed || current.dataset.text;
+    // The model's digits typed again (a number on two lines has no space to type) confirm it.
+    const model = current.dataset.text;
+    const text = typed === "" || typed === model.replace(/ /g, "") ? model : typed;
     if (text === "") {
       say("This image has no answer to confirm: type the digits it holds, then Enter.");
       return;
