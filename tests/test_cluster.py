@@ -78,18 +78,30 @@ def test_the_address_can_come_from_the_environment_and_local_n_starts_workers(mi
     assert _outputs(tmp_path / "report") == local_outputs
 
 
-def test_a_worker_killed_mid_run_loses_and_repeats_nothing(cluster, tmp_path):
-    folder = tmp_path / "many"
+@pytest.fixture(scope="module")
+def many(tmp_path_factory):
+    """400 drawings of 200 px (long enough a run to kill something in) and a local scan's outputs."""
+    root = tmp_path_factory.mktemp("many")
+    folder = root / "many"
     for index in range(400):
         path = folder / str(index % 10) / f"d{index:03d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         digit_image(index % 10, size=200, width=5 + index % 7, seed=index).save(path)
-    local = run_cli("scan", str(folder), "-o", str(tmp_path / "local"), "-j", "2", "-q")
+    local = run_cli("scan", str(folder), "-o", str(root / "local"), "-j", "2", "-q")
     assert local.returncode == 0, local.stderr
+    return folder, _outputs(root / "local")
+
+
+def _start_scan(folder, out, address) -> subprocess.Popen:
     environment = {key: value for key, value in os.environ.items() if key != "BATCHDIGITS_DEBUG"}
-    scan = subprocess.Popen([sys.executable, "-m", "batchdigits", "scan", str(folder), "-o", str(tmp_path / "report"),
-                             "--cluster", cluster.scheduler_address, "-q"],
+    return subprocess.Popen([sys.executable, "-m", "batchdigits", "scan", str(folder), "-o", str(out),
+                             "--cluster", address, "-q"],
                             cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_a_worker_killed_mid_run_loses_and_repeats_nothing(cluster, many, tmp_path):
+    folder, local = many
+    scan = _start_scan(folder, tmp_path / "report", cluster.scheduler_address)
     client = distributed.Client(cluster.scheduler_address, set_as_default=False)
     try:
         deadline = time.monotonic() + 120
@@ -99,11 +111,43 @@ def test_a_worker_killed_mid_run_loses_and_repeats_nothing(cluster, tmp_path):
         time.sleep(0.3)  # inside a batch
         victim = next(iter(cluster.workers.values()))
         os.kill(victim.process.process.pid, signal.SIGKILL)
-        stdout, stderr = scan.communicate(timeout=600)
+        _, stderr = scan.communicate(timeout=600)
     finally:
         client.close()
     assert scan.returncode == 0, stderr
-    assert _outputs(tmp_path / "report") == _outputs(tmp_path / "local")
+    assert _outputs(tmp_path / "report") == local
+
+
+def _ledger_rows(out) -> int:
+    import sqlite3
+
+    from batchdigits.ledger import STATE_NAME
+
+    try:
+        with sqlite3.connect(f"file:{out / STATE_NAME}?mode=ro", uri=True, timeout=1) as db:
+            return db.execute("SELECT count(*) FROM files").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def test_a_client_killed_mid_run_goes_on_from_there_on_the_next_run(cluster, many, tmp_path):
+    folder, local = many
+    out = tmp_path / "report"
+    scan = _start_scan(folder, out, cluster.scheduler_address)
+    deadline = time.monotonic() + 120
+    while _ledger_rows(out) == 0:
+        assert scan.poll() is None, "the run ended before it committed a batch"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    scan.kill()
+    scan.wait()
+    committed = _ledger_rows(out)
+    assert 0 < committed < 400 and not (out / "results.json").exists()
+    again = run_cli("scan", str(folder), "-o", str(out), "--cluster", cluster.scheduler_address, "-q")
+    assert again.returncode == 0, again.stderr
+    assert _outputs(out) == local
+    run = json.loads((out / "results.json").read_text())["run"]
+    assert run["unchanged"] == committed and run["processed"] == 400 - committed  # nothing read twice
 
 
 def _executing(client) -> bool:

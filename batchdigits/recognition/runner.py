@@ -231,8 +231,35 @@ def read_decoded(decoded, whole_only: bool = False) -> ProcessedFile:
                          model_input=inputs[whole[0]] if len(whole) else None)
 
 
+# glibc's malloc hands every block above its mmap threshold back to the kernel when freed, and a
+# glyph allocates and frees arrays of a few hundred KB per image: each costs fresh page faults.
+# Dask's workers make it worse (MALLOC_TRIM_THRESHOLD_=65536 also pins the threshold at 128 KB).
+# Measured 2026-12-08 on 200 drawings of 64-400 px: 5.4 s of CPU as glibc starts, 7.9 s in a Dask
+# worker's setting, 4.1 s with these thresholds (peak memory 85-91 MB in all three).
+MMAP_THRESHOLD = 4 * 2**20
+TRIM_THRESHOLD = 16 * 2**20
+_allocator_tuned = False
+
+
+def tune_allocator() -> None:
+    """Keep freed blocks of up to MMAP_THRESHOLD in this process's heap (glibc; elsewhere nothing)."""
+    global _allocator_tuned
+    if _allocator_tuned:
+        return
+    _allocator_tuned = True
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, MMAP_THRESHOLD)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, TRIM_THRESHOLD)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):  # not glibc: its own allocator's defaults
+        pass
+
+
 def process_many(jobs: Sequence[FileJob]) -> list[ProcessedFile]:
     """process_file over a list (one worker task)."""
+    tune_allocator()
     return [process_file(job.path, job.known_sha256, job.whole_only, job.pages, job.known_version) for job in jobs]
 
 
@@ -264,6 +291,7 @@ def iter_processed(
     (`per_task` files to a task; fewer than `inline_below` files are read in this process)."""
     work = [item if isinstance(item, FileJob) else FileJob(item) for item in files]
     if jobs == 1 or len(work) < inline_below:
+        tune_allocator()
         for index, job in enumerate(work):
             yield index, process_file(job.path, job.known_sha256, job.whole_only, job.pages, job.known_version)
         return
