@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from batchdigits import __version__
@@ -137,6 +137,7 @@ def read_on_worker(jobs: Sequence[FileJob], sha256: str, root: str) -> list[Proc
 
 def _model_plugin(model: WorkerModel):
     """A Dask WorkerPlugin that loads `model` on every worker, those that join or restart later too."""
+    # Defined here, not at module level: this module must import without Dask, to say how to get it.
     from distributed import WorkerPlugin
 
     class LoadModel(WorkerPlugin):
@@ -198,8 +199,10 @@ def iter_on_cluster(client, files: Sequence[Path | FileJob], sha256: str, root: 
     work = [item if isinstance(item, FileJob) else FileJob(item) for item in files]
     batches = [list(range(start, min(start + per_task, len(work)))) for start in range(0, len(work), per_task)]
     batches.reverse()  # popped from the end: the first batch goes first
-    threads = max(1, sum(client.nthreads().values()))
     indexes = {}
+
+    def queue_length() -> int:  # asked again as batches finish: a cluster may grow or shrink mid-run
+        return TASKS_PER_THREAD * max(1, sum(client.nthreads().values()))
 
     def submit(batch: list[int]):
         future = client.submit(read_on_worker, [work[i] for i in batch], sha256, root, pure=False)
@@ -208,7 +211,7 @@ def iter_on_cluster(client, files: Sequence[Path | FileJob], sha256: str, root: 
 
     if not batches:
         return
-    running = as_completed([submit(batches.pop()) for _ in range(min(len(batches), TASKS_PER_THREAD * threads))],
+    running = as_completed([submit(batches.pop()) for _ in range(min(len(batches), queue_length()))],
                            loop=client.loop)
     for future in running:
         batch = indexes.pop(future.key)
@@ -228,7 +231,8 @@ def iter_on_cluster(client, files: Sequence[Path | FileJob], sha256: str, root: 
             raise ClusterError(f"a cluster worker failed: {type(exc).__name__}: {_short(exc)}") from None
         for index, processed in zip(batch, results):
             yield index, processed
-        while batches and running.count() < TASKS_PER_THREAD * threads:
+        wanted = queue_length() if batches else 0
+        while batches and running.count() < wanted:
             running.add(submit(batches.pop()))
 
 
