@@ -283,6 +283,14 @@ def test_watch_scans_until_interrupted(inbox, tmp_path):
     out = tmp_path / "out"
     process = subprocess.Popen([sys.executable, "-m", "batchdigits", "watch", str(inbox), "-o", str(out),
                                 "--every", "1", "-j", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _watch_two_passes(process, inbox, out)
+    finally:
+        if process.poll() is None:  # a failed assertion must not leave the watcher running
+            process.kill()
+
+
+def _watch_two_passes(process: subprocess.Popen, inbox: Path, out: Path) -> None:
     deadline = time.monotonic() + 120
     while not (out / "results.json").exists():
         assert process.poll() is None and time.monotonic() < deadline
