@@ -202,7 +202,11 @@ function review(rows, body) {
     const flagged = rows.filter((row) => row.dataset.review === "yes");
     const left = flagged.filter((row) => !answers[rowKey(row)]).length;
     const reviewed = Object.keys(answers).length;
-    const corrected = Object.values(answers).filter((answer) => answer.text !== answer.model).length;
+    // Against the model's answer as this page shows it (a later scan may read a row anew), as show() marks rows.
+    const corrected = Object.entries(answers).filter(([key, answer]) => {
+      const row = byKey.get(key);
+      return answer.text !== (row ? row.dataset.text : answer.model);
+    }).length;
     counter.textContent = (flagged.length ? left + " of " + flagged.length + " flagged left to review" : "Nothing flagged")
       + " · " + reviewed + " reviewed, " + corrected + " of them corrected";
     exportButton.disabled = reviewed === 0;

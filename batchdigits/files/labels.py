@@ -119,7 +119,7 @@ def read_training_labels(labels: Path, images: Path) -> list[LabelledImage]:
         raise LabelsFileError(f"cannot read {getattr(exc, 'filename', None) or labels}: "
                               f"{getattr(exc, 'strerror', None) or exc}") from None
     found: list[LabelledImage] = []
-    seen: dict[tuple[Path, int | None], int] = {}
+    seen: dict[Path, dict[int | None, int]] = {}  # file -> {page (None: the whole file): line}
     for number, row in enumerate(csv.reader(content.splitlines()), 1):
         if not row or not "".join(row).strip():
             continue
@@ -142,12 +142,12 @@ def read_training_labels(labels: Path, images: Path) -> list[LabelledImage]:
         if not target.is_file():
             raise LabelsFileError(f"{where}: {relative} is not a file in {images}")
         # A file's line covers all its pages, so it clashes with a line for any one of them.
-        clash = next((line for (path, at), line in seen.items()
-                      if path == target and (at == page or at is None or page is None)), None)
+        lines = seen.setdefault(target, {})
+        clash = lines.get(page, lines.get(None)) if page is not None else min(lines.values(), default=None)
         if clash is not None:
             what = relative if page is None else f"page {page} of {relative}"
             raise LabelsFileError(f"{where}: {what} is already labelled on line {clash}")
-        seen[(target, page)] = number
+        lines[page] = number
         found.append(LabelledImage(target, relative, text, number, page))
     if not found:
         raise LabelsFileError(f"labels file {labels} names no image")
